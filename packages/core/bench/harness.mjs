@@ -1,0 +1,114 @@
+// A small interleaved micro-benchmark harness built on process.hrtime.bigint().
+//
+// Each case is a function `run(n)` that performs n operations. For every round, every case
+// runs one batch of `batch` operations; the order of the cases is shuffled each round (seeded)
+// so machine noise and JIT/GC drift hit all cases alike. Results are medians over rounds.
+// Comparisons use the median of the per-round ratios: both sides of a ratio ran in the same
+// round, a few milliseconds apart, so most of the shared-machine noise cancels.
+
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+
+/** Seeded 32-bit PRNG (mulberry32): same sequence on every run. */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return function next() {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Linear-interpolated quantile q in [0, 1]. */
+export function quantile(values, q) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+function shuffle(array, random) {
+  for (let i = array.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [array[i], array[j]] = [array[j], array[i]];
+  }
+  return array;
+}
+
+/**
+ * Runs `cases` ({ id, run(n) }) interleaved.
+ * @returns Map id -> { samples: number[] (ns/op per round), median: number }
+ */
+export function runInterleaved(cases, { rounds, batch, warmupRounds, seed = 1, onRound }) {
+  const random = mulberry32(seed);
+  const samples = new Map(cases.map((c) => [c.id, []]));
+  const order = [...cases];
+  for (let round = -warmupRounds; round < rounds; round++) {
+    shuffle(order, random);
+    for (const c of order) {
+      const start = process.hrtime.bigint();
+      c.run(batch);
+      const elapsed = process.hrtime.bigint() - start;
+      if (round >= 0) samples.get(c.id).push(Number(elapsed) / batch);
+    }
+    if (onRound) onRound(round);
+  }
+  const results = new Map();
+  for (const [id, s] of samples) results.set(id, { samples: s, median: median(s) });
+  return results;
+}
+
+/**
+ * Ratio a/b from interleaved results: median, 25th and 75th percentile of the per-round ratios.
+ */
+export function ratioOf(results, a, b) {
+  const sa = results.get(a).samples;
+  const sb = results.get(b).samples;
+  const perRound = sa.map((x, i) => x / sb[i]);
+  return { median: median(perRound), p25: quantile(perRound, 0.25), p75: quantile(perRound, 0.75) };
+}
+
+/**
+ * The garbage collector function, or undefined. Uses the `gc` global when node runs with
+ * --expose-gc; otherwise turns the flag on at runtime (works on Node 20+).
+ */
+export function getGc() {
+  if (typeof globalThis.gc === 'function') return globalThis.gc;
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc');
+    return typeof gc === 'function' ? gc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Rough heap allocation per operation: full GC, heapUsed, run `n` ops, heapUsed again.
+ * `n` is kept small enough that the allocations fit in the young generation, so a scavenge
+ * during the batch is unlikely; the median over `reps` batches discards the batches where one
+ * happened anyway (their delta collapses). Returns bytes/op, or undefined without gc.
+ */
+export function allocationPerOp(run, { gc, n = 5_000, reps = 15 }) {
+  if (gc === undefined) return undefined;
+  run(n); // warm: no lazy initialisation inside the measured batch
+  const perOp = [];
+  for (let i = 0; i < reps; i++) {
+    gc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    run(n);
+    const after = process.memoryUsage().heapUsed;
+    perOp.push(Math.max(0, after - before) / n);
+  }
+  return median(perOp);
+}

@@ -1,0 +1,43 @@
+// The public surface of @hitch/core. Every export is named here; nothing else is public.
+export { createHitch } from './hitch.js';
+export type { Hitch, HitchOptions, MetricsOptions, ServiceOptions } from './hitch.js';
+
+export { systemClock } from './clock/clock.js';
+export type { Clock, TimerHandle } from './clock/clock.js';
+
+export {
+  ErrorCode,
+  HitchError,
+  InvalidOptionError,
+  ShutdownError,
+  isHitchError,
+  isInvalidOptionError,
+  isShutdownError,
+} from './errors/hitch-error.js';
+export { MetricNameError, MetricRegistrationError, isMetricNameError, isMetricRegistrationError } from './errors/metric-errors.js';
+
+export { MetricsRegistry, MAX_LABEL_VALUES } from './metrics/registry.js';
+export type { MetricsServer, ServeOptions } from './metrics/registry.js';
+export { buckets, exponentialBuckets, linearBuckets } from './metrics/buckets.js';
+export { OVERFLOW_VALUE, MAX_LABEL_VALUE_LENGTH } from './metrics/label-policy.js';
+export { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './metrics/content-negotiation.js';
+export { InvalidObservationReason, MetricsWarningCode } from './metrics/types.js';
+export type {
+  BoundCounter,
+  BoundGauge,
+  BoundHistogram,
+  Counter,
+  CounterOptions,
+  Gauge,
+  GaugeOptions,
+  Histogram,
+  HistogramOptions,
+  LabelDeclaration,
+  LabelDeclarations,
+  LabelValue,
+  LabelValues,
+  MetricsWarning,
+  RenderedMetrics,
+} from './metrics/types.js';
+
+export type { MetricType, NamingProblem } from './naming/index.js';

@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+/** Runs a script in a fresh Node process; resolves with its exit code or 'hung' after 15 s. */
+function runScript(source: string): Promise<{ code: number | 'hung'; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve({ code: 'hung', stderr });
+    }, 15_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stderr });
+    });
+  });
+}
+
+// The built package, as users run it: a process that has nothing left to do must exit.
+describe('a process using Hitch exits by itself', () => {
+  it.each(['prom-client', 'otel'])('without shutdown(), with runtime metrics and expiring series (%s)', async (backend) => {
+    const result = await runScript(`
+      import { createHitch } from ${JSON.stringify(dist)};
+      const hitch = createHitch({ service: { name: 'exit' }, metrics: { backend: ${JSON.stringify(backend)} } });
+      const c = hitch.metrics.counter({ name: 'a_total', help: 'A', labels: { k: { maxValues: 5 } }, expireAfterMs: 60000 });
+      c.inc({ k: 'x' });
+      await hitch.metrics.render();
+    `);
+    expect(result).toEqual({ code: 0, stderr: '' });
+  });
+
+  it('after serve() and shutdown()', async () => {
+    const result = await runScript(`
+      import { createHitch } from ${JSON.stringify(dist)};
+      const hitch = createHitch({ service: { name: 'exit' } });
+      const server = await hitch.metrics.serve({ host: '127.0.0.1', port: 0 });
+      const res = await fetch(server.url, { headers: { connection: 'keep-alive' } });
+      await res.text();
+      await hitch.shutdown();
+    `);
+    expect(result).toEqual({ code: 0, stderr: '' });
+  });
+});
