@@ -133,9 +133,9 @@ const PROMLINT_TEXTS: ReadonlyArray<readonly [RegExp, NamingProblemCode, 'metric
 interface Comparison {
   readonly violations: string[];
   /** Families we accept. */
-  readonly accepted: number;
+  accepted: number;
   /** Families promtool flags. */
-  readonly flagged: number;
+  flagged: number;
   /** Indexes into PROMLINT_TEXTS that promtool produced at least once. */
   readonly rulesSeen: Set<number>;
 }

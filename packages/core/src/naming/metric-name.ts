@@ -9,7 +9,7 @@
 import type { MetricType } from './metric-type.js';
 import { NamingProblemCode, pushIssue, quote, type NamingIssue } from './problem.js';
 import { unitWord, type BaseUnit } from './units.js';
-import { isSnakeCase, splitWords, startsWithSeparator } from './words.js';
+import { isSnakeCase, isUnderscore, splitWords, startsWithSeparator } from './words.js';
 
 // https://prometheus.io/docs/concepts/data_model/#metric-names-and-labels
 const METRIC_NAME_GRAMMAR = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -49,7 +49,7 @@ export interface MetricNameAnalysis {
 function reservedSuffixOf(name: string): string | undefined {
   for (const suffix of RESERVED_SUFFIXES.keys()) {
     const at = name.length - suffix.length - 1;
-    if (at >= 0 && name.charCodeAt(at) === 95 && name.endsWith(suffix)) return suffix;
+    if (at >= 0 && isUnderscore(name.charCodeAt(at)) && name.endsWith(suffix)) return suffix;
   }
   return undefined;
 }
@@ -136,6 +136,10 @@ export function analyzeMetricName(name: string, type: MetricType): MetricNameAna
   // The unit, if any, is the last word before the generated/`_total` suffix:
   // https://prometheus.io/docs/practices/naming/#metric-names ("a suffix
   // describing the unit, in plural form"; counters: "_total" after the unit).
+  // "ratio" is a base unit like any other, so it too goes last. "info" is an
+  // ordinary word: info metrics always have the value 1 and so no unit, and a
+  // unit before "_info" counts as misplaced (with no automatic fix, see
+  // suggest.ts).
   const coreEnd = words.length - (hasTotal || reservedSuffix !== undefined ? 1 : 0);
   let unitName: string | undefined;
   let unitNames: string[] | undefined;
