@@ -175,6 +175,20 @@ describe.each(['prom-client', 'otel'] as const)('metrics contract (%s backend)',
     expect(warnings.filter((w) => w.code === 'HITCH_METRIC_INVALID_OBSERVATION')).toHaveLength(1);
   });
 
+  it('counts every write through a handle bound to invalid labels', async () => {
+    const { metrics } = make();
+    const rides = metrics.counter({ name: 'rides_total', help: 'Rides', labels: { city: { values: ['sh'] } } });
+    const broken = (rides.bind as (labels: unknown) => { inc(): void })({ town: 'sh' });
+    broken.inc();
+    broken.inc();
+    const gauge = metrics.gauge({ name: 'depth', help: 'Depth', labels: { city: { values: ['sh'] } } });
+    (gauge.bind as (labels: unknown) => { set(v: number): void })({}).set(1);
+    const body = await text();
+    expect(valueOf(body, 'hitch_metric_invalid_observations_total', { metric: 'rides_total', reason: 'missing_label' })).toBe(2);
+    expect(valueOf(body, 'hitch_metric_invalid_observations_total', { metric: 'depth', reason: 'missing_label' })).toBe(1);
+    expect(samplesOf(body, 'rides_total')).toHaveLength(0);
+  });
+
   it('drops NaN gauge values and NaN or infinite observations', async () => {
     const { metrics } = make();
     const g = metrics.gauge({ name: 'queue_depth', help: 'Depth' });

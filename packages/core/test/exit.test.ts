@@ -46,3 +46,22 @@ describe('a process using Hitch exits by itself', () => {
     expect(result).toEqual({ code: 0, stderr: '' });
   });
 });
+
+describe('the published package', () => {
+  it('loads from CommonJS, with the naming subpath', async () => {
+    const cjs = fileURLToPath(new URL('../dist/index.cjs', import.meta.url));
+    const naming = fileURLToPath(new URL('../dist/naming/index.cjs', import.meta.url));
+    const result = await runScript(`
+      import { createRequire } from 'node:module';
+      const require = createRequire(import.meta.url);
+      const core = require(${JSON.stringify(cjs)});
+      const naming = require(${JSON.stringify(naming)});
+      if (typeof core.createHitch !== 'function') throw new Error('no createHitch');
+      if (naming.checkMetricName('rideCount', 'counter').length === 0) throw new Error('naming not loaded');
+      const hitch = core.createHitch({ service: { name: 'cjs' }, metrics: { runtimeMetrics: false } });
+      hitch.metrics.counter({ name: 'a_total', help: 'A' }).inc();
+      await hitch.shutdown();
+    `);
+    expect(result).toEqual({ code: 0, stderr: '' });
+  });
+});

@@ -1,4 +1,5 @@
-import type { Instrument } from './instrument.js';
+import type { Instrument, InvalidBinding } from './instrument.js';
+import { isValues } from './instrument.js';
 import type { ExemplarSource } from './internal-types.js';
 import type { Series } from './series.js';
 import { writeExemplar } from './series.js';
@@ -49,8 +50,7 @@ export class CounterMetric {
   }
 
   bind(labels?: unknown): BoundCounter {
-    const values = this.instrument.valuesOf(labels as Record<string, unknown>);
-    return new BoundCounterHandle(this, values);
+    return new BoundCounterHandle(this, this.instrument.bindingFor(labels));
   }
 
   /** @internal */
@@ -78,26 +78,38 @@ export class CounterMetric {
   seriesFor(values: readonly string[]): Series {
     return this.instrument.seriesForValues(values);
   }
+
+  /** @internal */
+  dropBound(binding: InvalidBinding | undefined): void {
+    if (binding !== undefined) this.instrument.dropBound(binding);
+  }
 }
 
 class BoundCounterHandle implements BoundCounter {
   private readonly counter: CounterMetric;
-  private readonly values: readonly string[] | undefined;
+  private readonly values: readonly string[];
+  private readonly invalid: InvalidBinding | undefined;
   private series: Series | undefined;
 
-  constructor(counter: CounterMetric, values: readonly string[] | undefined) {
+  constructor(counter: CounterMetric, binding: readonly string[] | InvalidBinding) {
     this.counter = counter;
-    this.values = values;
-    this.series = values === undefined ? undefined : counter.seriesFor(values);
+    if (isValues(binding)) {
+      this.values = binding;
+      this.invalid = undefined;
+      this.series = counter.seriesFor(binding);
+    } else {
+      this.values = [];
+      this.invalid = binding;
+      this.series = undefined;
+    }
   }
 
   inc(value?: number): void {
     const delta = value === undefined ? 1 : value;
     if (!this.counter.valid(delta)) return;
     let series = this.series;
-    // Invalid labels at bind time were counted then; every write through the handle is dropped.
-    if (series === undefined) return;
-    if (series.detached) series = this.series = this.counter.seriesFor(this.values as readonly string[]);
+    if (series === undefined) return this.counter.dropBound(this.invalid);
+    if (series.detached) series = this.series = this.counter.seriesFor(this.values);
     this.counter.add(series, delta);
   }
 }

@@ -1,4 +1,5 @@
-import type { Instrument } from './instrument.js';
+import type { Instrument, InvalidBinding } from './instrument.js';
+import { isValues } from './instrument.js';
 import type { Series } from './series.js';
 import type { BoundGauge } from './types.js';
 import { InvalidObservationReason as Reason } from './types.js';
@@ -42,7 +43,7 @@ export class GaugeMetric {
   }
 
   bind(labels?: unknown): BoundGauge {
-    return new BoundGaugeHandle(this, this.instrument.valuesOf(labels as Record<string, unknown>));
+    return new BoundGaugeHandle(this, this.instrument.bindingFor(labels));
   }
 
   private write(labelsOrValue: unknown, maybeValue: number | undefined, relative: boolean, sign: number): void {
@@ -78,17 +79,30 @@ export class GaugeMetric {
   seriesFor(values: readonly string[]): Series {
     return this.instrument.seriesForValues(values);
   }
+
+  /** @internal */
+  dropBound(binding: InvalidBinding | undefined): void {
+    if (binding !== undefined) this.instrument.dropBound(binding);
+  }
 }
 
 class BoundGaugeHandle implements BoundGauge {
   private readonly gauge: GaugeMetric;
-  private readonly values: readonly string[] | undefined;
+  private readonly values: readonly string[];
+  private readonly invalid: InvalidBinding | undefined;
   private series: Series | undefined;
 
-  constructor(gauge: GaugeMetric, values: readonly string[] | undefined) {
+  constructor(gauge: GaugeMetric, binding: readonly string[] | InvalidBinding) {
     this.gauge = gauge;
-    this.values = values;
-    this.series = values === undefined ? undefined : gauge.seriesFor(values);
+    if (isValues(binding)) {
+      this.values = binding;
+      this.invalid = undefined;
+      this.series = gauge.seriesFor(binding);
+    } else {
+      this.values = [];
+      this.invalid = binding;
+      this.series = undefined;
+    }
   }
 
   set(value: number): void {
@@ -111,7 +125,11 @@ class BoundGaugeHandle implements BoundGauge {
 
   private current(): Series | undefined {
     const series = this.series;
-    if (series === undefined || !series.detached) return series;
-    return (this.series = this.gauge.seriesFor(this.values as readonly string[]));
+    if (series === undefined) {
+      this.gauge.dropBound(this.invalid);
+      return undefined;
+    }
+    if (!series.detached) return series;
+    return (this.series = this.gauge.seriesFor(this.values));
   }
 }

@@ -1,4 +1,5 @@
-import type { Instrument } from './instrument.js';
+import type { Instrument, InvalidBinding } from './instrument.js';
+import { isValues } from './instrument.js';
 import type { ExemplarSource } from './internal-types.js';
 import type { Series } from './series.js';
 import { writeExemplar } from './series.js';
@@ -62,7 +63,7 @@ export class HistogramMetric {
   }
 
   bind(labels?: unknown): BoundHistogram {
-    return new BoundHistogramHandle(this, this.instrument.valuesOf(labels as Record<string, unknown>));
+    return new BoundHistogramHandle(this, this.instrument.bindingFor(labels));
   }
 
   /** @internal */
@@ -101,6 +102,11 @@ export class HistogramMetric {
   }
 
   /** @internal */
+  dropBound(binding: InvalidBinding | undefined): void {
+    if (binding !== undefined) this.instrument.dropBound(binding);
+  }
+
+  /** @internal */
   clockNow(): number {
     return this.now();
   }
@@ -108,20 +114,28 @@ export class HistogramMetric {
 
 class BoundHistogramHandle implements BoundHistogram {
   private readonly histogram: HistogramMetric;
-  private readonly values: readonly string[] | undefined;
+  private readonly values: readonly string[];
+  private readonly invalid: InvalidBinding | undefined;
   private series: Series | undefined;
 
-  constructor(histogram: HistogramMetric, values: readonly string[] | undefined) {
+  constructor(histogram: HistogramMetric, binding: readonly string[] | InvalidBinding) {
     this.histogram = histogram;
-    this.values = values;
-    this.series = values === undefined ? undefined : histogram.seriesFor(values);
+    if (isValues(binding)) {
+      this.values = binding;
+      this.invalid = undefined;
+      this.series = histogram.seriesFor(binding);
+    } else {
+      this.values = [];
+      this.invalid = binding;
+      this.series = undefined;
+    }
   }
 
   observe(value: number): void {
     if (!this.histogram.valid(value)) return;
     let series = this.series;
-    if (series === undefined) return;
-    if (series.detached) series = this.series = this.histogram.seriesFor(this.values as readonly string[]);
+    if (series === undefined) return this.histogram.dropBound(this.invalid);
+    if (series.detached) series = this.series = this.histogram.seriesFor(this.values);
     this.histogram.record(series, value);
   }
 

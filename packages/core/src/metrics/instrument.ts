@@ -10,6 +10,16 @@ export const SERIES_OVERFLOW_LABEL = '__series__';
 
 type Node = Map<string, Node | Series>;
 
+/** Why a bound handle cannot write. */
+export interface InvalidBinding {
+  readonly reason: InvalidObservationReason;
+  readonly message: string;
+}
+
+export function isValues(binding: readonly string[] | InvalidBinding): binding is readonly string[] {
+  return Array.isArray(binding);
+}
+
 /** Everything fixed at registration. */
 export interface InstrumentDefinition {
   readonly name: string;
@@ -189,37 +199,39 @@ export class Instrument {
     return series;
   }
 
-  /** The raw label values of a validated label record, in declared order. */
-  valuesOf(record: Record<string, unknown>): string[] | undefined {
+  /**
+   * The raw label values of `record` in declared order, for `bind()`; or why every write through
+   * the handle must be dropped. Nothing is counted here: each dropped write is, by {@link dropBound}.
+   */
+  bindingFor(record: unknown): readonly string[] | InvalidBinding {
     if (this.labelCount === 0) {
       if (record !== undefined && record !== null && (typeof record !== 'object' || hasAnyKey(record))) {
-        this.invalid(Reason.UnknownLabel, `metric "${this.name}" declares no labels; got ${describe(record)}`);
-        return undefined;
+        return { reason: Reason.UnknownLabel, message: `metric "${this.name}" declares no labels; got ${describe(record)}` };
       }
       return [];
     }
     if (typeof record !== 'object' || record === null) {
-      this.invalid(Reason.MissingLabel, `metric "${this.name}" needs labels {${this.labelNames.join(', ')}}; got ${describe(record)}`);
-      return undefined;
+      return { reason: Reason.MissingLabel, message: `metric "${this.name}" needs labels {${this.labelNames.join(', ')}}; got ${describe(record)}` };
     }
+    const labels = record as Record<string, unknown>;
     const values: string[] = [];
     for (const name of this.labelNames) {
-      const raw = record[name];
-      if (raw === undefined) {
-        this.invalid(Reason.MissingLabel, `metric "${this.name}": label "${name}" is missing`);
-        return undefined;
-      }
+      const raw = labels[name];
+      if (raw === undefined) return { reason: Reason.MissingLabel, message: `metric "${this.name}": label "${name}" is missing` };
       if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
-        this.invalid(Reason.InvalidLabelValue, `metric "${this.name}": label "${name}" must be a string, number or boolean`);
-        return undefined;
+        return { reason: Reason.InvalidLabelValue, message: `metric "${this.name}": label "${name}" must be a string, number or boolean` };
       }
       values.push(typeof raw === 'string' ? raw : String(raw));
     }
-    if (countKeys(record) !== this.labelCount) {
-      this.invalid(Reason.UnknownLabel, `metric "${this.name}" got labels it does not declare: ${this.extraKeys(record)}`);
-      return undefined;
+    if (countKeys(labels) !== this.labelCount) {
+      return { reason: Reason.UnknownLabel, message: `metric "${this.name}" got labels it does not declare: ${this.extraKeys(labels)}` };
     }
     return values;
+  }
+
+  /** Counts (and warns once about) a write through a handle bound to invalid labels. */
+  dropBound(binding: InvalidBinding): void {
+    this.invalid(binding.reason, `${binding.message} (in bind())`);
   }
 
   /** Drops series not written for `expireAfterMs`; returns how many were dropped. */
