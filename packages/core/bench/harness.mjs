@@ -7,7 +7,7 @@
 // round, a few milliseconds apart, so most of the shared-machine noise cancels.
 
 import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
+import { GCProfiler, setFlagsFromString } from 'node:v8';
 
 /** Seeded 32-bit PRNG (mulberry32): same sequence on every run. */
 export function mulberry32(seed) {
@@ -93,22 +93,33 @@ export function getGc() {
 }
 
 /**
- * Rough heap allocation per operation: full GC, heapUsed, run `n` ops, heapUsed again.
- * `n` is kept small enough that the allocations fit in the young generation, so a scavenge
- * during the batch is unlikely; the median over `reps` batches discards the batches where one
- * happened anyway (their delta collapses). Returns bytes/op, or undefined without gc.
+ * Rough heap allocation per operation: full GC, `heapUsed`, run `n` ops, `heapUsed` again.
+ * `n` is small enough that the allocations fit in the young generation (about 1 MiB after a
+ * full GC), and a batch during which any GC ran anyway (seen synchronously with
+ * v8.GCProfiler) is discarded and retried. The fixed cost of one measurement (the
+ * memoryUsage() result, the profiler) is measured with a 1-op batch and subtracted.
+ * Returns the median bytes/op over `reps` batches, or undefined without gc.
  */
-export function allocationPerOp(run, { gc, n = 5_000, reps = 15 }) {
+export function allocationPerOp(run, { gc, n = 2_000, reps = 15, warm = 200_000 }) {
   if (gc === undefined) return undefined;
-  run(n); // warm: no lazy initialisation inside the measured batch
-  const perOp = [];
-  for (let i = 0; i < reps; i++) {
-    gc();
-    gc();
-    const before = process.memoryUsage().heapUsed;
-    run(n);
-    const after = process.memoryUsage().heapUsed;
-    perOp.push(Math.max(0, after - before) / n);
-  }
-  return median(perOp);
+  run(warm); // optimised code and no lazy initialisation inside the measured batches
+  const bytesFor = (ops) => {
+    const deltas = [];
+    for (let attempt = 0; deltas.length < reps && attempt < reps * 4; attempt++) {
+      gc();
+      gc();
+      const profiler = new GCProfiler();
+      profiler.start();
+      const before = process.memoryUsage().heapUsed;
+      run(ops);
+      const after = process.memoryUsage().heapUsed;
+      const { statistics } = profiler.stop();
+      if (statistics.length === 0) deltas.push(after - before);
+    }
+    return deltas.length === 0 ? undefined : median(deltas);
+  };
+  const fixed = bytesFor(1);
+  const total = bytesFor(n);
+  if (fixed === undefined || total === undefined) return undefined;
+  return Math.max(0, total - fixed) / (n - 1);
 }

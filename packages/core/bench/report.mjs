@@ -90,13 +90,29 @@ export function renderMarkdown(report) {
   out.push('### Heap allocation per operation');
   out.push('');
   out.push(
-    'Rough: full GC, `process.memoryUsage().heapUsed`, a batch of 5,000 operations, `heapUsed` again; median of 15 batches. ' +
+    'Rough: full GC, `process.memoryUsage().heapUsed`, a batch of 2,000 operations, `heapUsed` again; batches during which a GC ran are discarded (`v8.GCProfiler`), the fixed cost of one measurement (a 1-operation batch) is subtracted; median of 15 batches. ' +
       'The empty loop shows the floor of the measurement.',
   );
   out.push('');
   out.push('| operation | bytes/op |');
   out.push('| --- | ---: |');
   for (const a of report.allocations) out.push(`| ${a.name} | ${bytes(a.bytesPerOp)} |`);
+  out.push('');
+  out.push('## Reading the numbers');
+  out.push('');
+  out.push(
+    '- On the `otel` backend Hitch counters are observable instruments: `inc()` updates a Hitch series and the SDK reads all series at ' +
+      'collection time, so that cost is paid once per series per export, not per `inc()`, and is not part of this table. Raw `Counter.add()` ' +
+      'aggregates in the SDK on every call. The counter ratio compares the hot paths, not the total work.',
+  );
+  out.push(
+    '- On the `otel` backend Hitch histograms are synchronous SDK histograms: every `observe()` first updates the Hitch series (label ' +
+      'resolution, bucket, sum, count, exemplar lookup) and then calls the SDK `Histogram.record()`, so it costs the SDK call plus the Hitch work.',
+  );
+  out.push(
+    '- Allocation is measured after the timing rounds, in the same process, so call sites shared by many metric shapes are as ' +
+      'polymorphic as in the timing rounds; a value passed to a call that is not inlined can be boxed (16 bytes) by the caller.',
+  );
   out.push('');
   out.push('## Method');
   out.push('');

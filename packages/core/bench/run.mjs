@@ -7,7 +7,7 @@
 // Harness: bench/harness.mjs. Cases and targets: bench/metrics.bench.mjs.
 
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 import { allocationPerOp, getGc, ratioOf, runInterleaved } from './harness.mjs';
 import { setupMetricsBench, VALUE_SEED } from './metrics.bench.mjs';
 import { machineInfo, renderConsole, renderMarkdown } from './report.mjs';
@@ -44,9 +44,9 @@ const total = settings.warmupRounds + settings.rounds;
 process.stderr.write(`metrics bench: ${bench.cases.length} cases, ${settings.warmupRounds} warm-up + ${settings.rounds} rounds of ${settings.batch} ops\n`);
 const results = runInterleaved(bench.cases, {
   ...settings,
-  onRound: (round) => process.stderr.write(`\r  round ${round + settings.warmupRounds + 1}/${total}`),
+  onRound: process.stderr.isTTY ? (round) => process.stderr.write(`\r  round ${round + settings.warmupRounds + 1}/${total}`) : undefined,
 });
-process.stderr.write('\n');
+if (process.stderr.isTTY) process.stderr.write('\n');
 
 const gc = getGc();
 const allocations = bench.allocations.map((a) => ({ ...a, bytesPerOp: allocationPerOp(a.run, { gc }) }));

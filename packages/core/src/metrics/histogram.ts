@@ -76,6 +76,12 @@ export class HistogramMetric {
 
   /** @internal */
   record(series: Series, value: number): void {
+    if (series.sink !== null) {
+      // The OpenTelemetry SDK aggregates buckets itself: counting them here too would be paid twice.
+      if (this.instrument.stamps) series.updatedAtMs = this.now();
+      series.sink.record(value, series.attributes);
+      return;
+    }
     const bounds = this.bounds;
     const n = bounds.length;
     let i = 0;
@@ -93,7 +99,6 @@ export class HistogramMetric {
         slots[i] = writeExemplar(slots[i] ?? null, span.traceId, span.spanId, value, this.now());
       }
     }
-    if (series.sink !== null) series.sink.record(value, series.attributes);
   }
 
   /** @internal */

@@ -90,7 +90,8 @@ export class MetricsRegistry {
   constructor(options: MetricsRegistryOptions) {
     this.backend = options.backend;
     this.clock = options.clock;
-    this.exemplarSource = options.exemplarSource;
+    // A backend that cannot expose exemplars should not pay for the context lookup.
+    this.exemplarSource = options.backend.supportsExemplars ? options.exemplarSource : undefined;
     this.defaultLabels = options.defaultLabels;
     this.maxSeriesPerMetric = options.maxSeriesPerMetric;
     this.onWarning = options.onWarning;

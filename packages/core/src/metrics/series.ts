@@ -3,7 +3,8 @@ import type { ExemplarSlot, SeriesSink } from './internal-types.js';
 /**
  * One label combination of one metric. Counters and gauges use `value`; histograms use
  * `counts` (per bucket, not cumulative; the last slot is `+Inf`), `sum` and `count`.
- * Fields are mutated in place so the hot path allocates nothing.
+ * Fields are mutated in place: a write allocates nothing, except the boxed numbers of an
+ * exemplar (value, time) when it happens inside a sampled span.
  */
 export class Series {
   value = 0;
