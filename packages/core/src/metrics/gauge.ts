@@ -1,33 +1,17 @@
-import type { Instrument, InvalidBinding } from './instrument.js';
-import { isValues } from './instrument.js';
+import type { Instrument } from './instrument.js';
+import { BoundSeries, MetricBase } from './metric-base.js';
 import type { Series } from './series.js';
 import type { BoundGauge } from './types.js';
 import { InvalidObservationReason as Reason } from './types.js';
 
 /** A value that goes up and down, over a bounded series table. */
-export class GaugeMetric {
-  private readonly instrument: Instrument;
-  private readonly now: () => number;
-
+export class GaugeMetric extends MetricBase {
   constructor(instrument: Instrument, now: () => number) {
-    this.instrument = instrument;
-    this.now = now;
+    super(instrument, now);
   }
 
-  get name(): string {
-    return this.instrument.name;
-  }
-  get help(): string {
-    return this.instrument.help;
-  }
   get type(): 'gauge' {
     return 'gauge';
-  }
-  get labelNames(): readonly string[] {
-    return this.instrument.labelNames;
-  }
-  get seriesCount(): number {
-    return this.instrument.seriesCount;
   }
 
   set(labelsOrValue: unknown, maybeValue?: number): void {
@@ -47,24 +31,18 @@ export class GaugeMetric {
   }
 
   private write(labelsOrValue: unknown, maybeValue: number | undefined, relative: boolean, sign: number): void {
-    let labels: unknown;
-    let value: unknown;
-    if (this.instrument.labelNames.length === 0 && typeof labelsOrValue !== 'object') {
-      value = labelsOrValue;
-    } else {
-      labels = labelsOrValue;
-      value = maybeValue;
-    }
+    const valueFirst = this.valueFirst(labelsOrValue);
+    let value = valueFirst ? labelsOrValue : maybeValue;
     if (relative && value === undefined) value = 1;
     if (!this.valid(value)) return;
-    const series = this.instrument.resolve(labels);
+    const series = this.instrument.resolve(valueFirst ? undefined : labelsOrValue);
     if (series !== undefined) this.apply(series, relative ? series.value + sign * value : value);
   }
 
   /** @internal */
   valid(value: unknown): value is number {
     if (typeof value === 'number' && !Number.isNaN(value)) return true;
-    this.instrument.invalidValue(Reason.NotANumber, value as number);
+    this.instrument.invalidValue(Reason.NotANumber, value);
     return false;
   }
 
@@ -74,62 +52,24 @@ export class GaugeMetric {
     if (this.instrument.stamps) series.updatedAtMs = this.now();
     if (series.sink !== null) series.sink.record(value, series.attributes);
   }
-
-  /** @internal */
-  seriesFor(values: readonly string[]): Series {
-    return this.instrument.seriesForValues(values);
-  }
-
-  /** @internal */
-  dropBound(binding: InvalidBinding | undefined): void {
-    if (binding !== undefined) this.instrument.dropBound(binding);
-  }
 }
 
-class BoundGaugeHandle implements BoundGauge {
-  private readonly gauge: GaugeMetric;
-  private readonly values: readonly string[];
-  private readonly invalid: InvalidBinding | undefined;
-  private series: Series | undefined;
-
-  constructor(gauge: GaugeMetric, binding: readonly string[] | InvalidBinding) {
-    this.gauge = gauge;
-    if (isValues(binding)) {
-      this.values = binding;
-      this.invalid = undefined;
-      this.series = gauge.seriesFor(binding);
-    } else {
-      this.values = [];
-      this.invalid = binding;
-      this.series = undefined;
-    }
-  }
-
+class BoundGaugeHandle extends BoundSeries<GaugeMetric> implements BoundGauge {
   set(value: number): void {
-    if (!this.gauge.valid(value)) return;
+    if (!this.metric.valid(value)) return;
     const series = this.current();
-    if (series !== undefined) this.gauge.apply(series, value);
+    if (series !== undefined) this.metric.apply(series, value);
   }
 
   inc(value = 1): void {
-    if (!this.gauge.valid(value)) return;
+    if (!this.metric.valid(value)) return;
     const series = this.current();
-    if (series !== undefined) this.gauge.apply(series, series.value + value);
+    if (series !== undefined) this.metric.apply(series, series.value + value);
   }
 
   dec(value = 1): void {
-    if (!this.gauge.valid(value)) return;
+    if (!this.metric.valid(value)) return;
     const series = this.current();
-    if (series !== undefined) this.gauge.apply(series, series.value - value);
-  }
-
-  private current(): Series | undefined {
-    const series = this.series;
-    if (series === undefined) {
-      this.gauge.dropBound(this.invalid);
-      return undefined;
-    }
-    if (!series.detached) return series;
-    return (this.series = this.gauge.seriesFor(this.values));
+    if (series !== undefined) this.metric.apply(series, series.value - value);
   }
 }

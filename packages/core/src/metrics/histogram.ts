@@ -1,55 +1,35 @@
-import type { Instrument, InvalidBinding } from './instrument.js';
-import { isValues } from './instrument.js';
+import type { Instrument } from './instrument.js';
 import type { ExemplarSource } from './internal-types.js';
+import { BoundSeries, MetricBase } from './metric-base.js';
 import type { Series } from './series.js';
 import { writeExemplar } from './series.js';
 import type { BoundHistogram } from './types.js';
 import { InvalidObservationReason as Reason } from './types.js';
 
 /** A histogram with fixed buckets over a bounded series table, with exemplars per bucket. */
-export class HistogramMetric {
-  private readonly instrument: Instrument;
+export class HistogramMetric extends MetricBase {
   private readonly exemplarSource: ExemplarSource | undefined;
-  private readonly now: () => number;
   private readonly bounds: Float64Array;
 
   constructor(instrument: Instrument, exemplarSource: ExemplarSource | undefined, now: () => number) {
-    this.instrument = instrument;
+    super(instrument, now);
     this.exemplarSource = instrument.definition.exemplars ? exemplarSource : undefined;
-    this.now = now;
     this.bounds = Float64Array.from(instrument.buckets);
   }
 
-  get name(): string {
-    return this.instrument.name;
-  }
-  get help(): string {
-    return this.instrument.help;
-  }
   get type(): 'histogram' {
     return 'histogram';
   }
-  get labelNames(): readonly string[] {
-    return this.instrument.labelNames;
-  }
-  get seriesCount(): number {
-    return this.instrument.seriesCount;
-  }
+
   get buckets(): readonly number[] {
     return this.instrument.buckets;
   }
 
   observe(labelsOrValue: unknown, maybeValue?: number): void {
-    let labels: unknown;
-    let value: unknown;
-    if (this.instrument.labelNames.length === 0 && typeof labelsOrValue !== 'object') {
-      value = labelsOrValue;
-    } else {
-      labels = labelsOrValue;
-      value = maybeValue;
-    }
+    const valueFirst = this.valueFirst(labelsOrValue);
+    const value = valueFirst ? labelsOrValue : maybeValue;
     if (!this.valid(value)) return;
-    const series = this.instrument.resolve(labels);
+    const series = this.instrument.resolve(valueFirst ? undefined : labelsOrValue);
     if (series !== undefined) this.record(series, value);
   }
 
@@ -70,7 +50,7 @@ export class HistogramMetric {
   valid(value: unknown): value is number {
     if (typeof value === 'number' && Number.isFinite(value)) return true;
     const reason = typeof value !== 'number' || Number.isNaN(value) ? Reason.NotANumber : Reason.NonFinite;
-    this.instrument.invalidValue(reason, value as number);
+    this.instrument.invalidValue(reason, value);
     return false;
   }
 
@@ -102,52 +82,22 @@ export class HistogramMetric {
   }
 
   /** @internal */
-  seriesFor(values: readonly string[]): Series {
-    return this.instrument.seriesForValues(values);
-  }
-
-  /** @internal */
-  dropBound(binding: InvalidBinding | undefined): void {
-    if (binding !== undefined) this.instrument.dropBound(binding);
-  }
-
-  /** @internal */
   clockNow(): number {
     return this.now();
   }
 }
 
-class BoundHistogramHandle implements BoundHistogram {
-  private readonly histogram: HistogramMetric;
-  private readonly values: readonly string[];
-  private readonly invalid: InvalidBinding | undefined;
-  private series: Series | undefined;
-
-  constructor(histogram: HistogramMetric, binding: readonly string[] | InvalidBinding) {
-    this.histogram = histogram;
-    if (isValues(binding)) {
-      this.values = binding;
-      this.invalid = undefined;
-      this.series = histogram.seriesFor(binding);
-    } else {
-      this.values = [];
-      this.invalid = binding;
-      this.series = undefined;
-    }
-  }
-
+class BoundHistogramHandle extends BoundSeries<HistogramMetric> implements BoundHistogram {
   observe(value: number): void {
-    if (!this.histogram.valid(value)) return;
-    let series = this.series;
-    if (series === undefined) return this.histogram.dropBound(this.invalid);
-    if (series.detached) series = this.series = this.histogram.seriesFor(this.values);
-    this.histogram.record(series, value);
+    if (!this.metric.valid(value)) return;
+    const series = this.current();
+    if (series !== undefined) this.metric.record(series, value);
   }
 
   startTimer(): () => number {
-    const start = this.histogram.clockNow();
+    const start = this.metric.clockNow();
     return () => {
-      const seconds = (this.histogram.clockNow() - start) / 1000;
+      const seconds = (this.metric.clockNow() - start) / 1000;
       this.observe(seconds);
       return seconds;
     };

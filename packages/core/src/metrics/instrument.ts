@@ -293,7 +293,7 @@ export class Instrument {
   }
 
   /** Reports an invalid value (NaN, negative...) for this metric. */
-  invalidValue(reason: InvalidObservationReason, value: number): void {
+  invalidValue(reason: InvalidObservationReason, value: unknown): void {
     this.invalid(reason, `metric "${this.name}" got the value ${typeof value === 'number' ? String(value) : `of type ${typeof value}`}`);
   }
 
