@@ -1,6 +1,3 @@
-import { context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AlwaysOnSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { Hitch, MetricsServer } from '@hitch/core';
 import { buckets, createHitch } from '@hitch/core';
 
@@ -11,6 +8,8 @@ export interface DemoOptions {
   readonly port?: number;
   /** Ride requests to simulate. Defaults to `5000`. */
   readonly requests?: number;
+  /** Log level of the demo's Hitch logger. Defaults to `'warn'` (shows the overflow warning). */
+  readonly logLevel?: 'silent' | 'warn' | 'info';
 }
 
 export interface Demo {
@@ -40,13 +39,12 @@ function seeded(seed: number): () => number {
  * overflow guard shows), and serves /metrics on 127.0.0.1.
  */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
-  const contextManager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(contextManager);
-  const tracer = new BasicTracerProvider({ sampler: new AlwaysOnSampler() }).getTracer('metrics-demo');
-
   const hitch = createHitch({
     service: { name: 'metrics-demo', version: '0.1.0', environment: 'local' },
     metrics: { backend: options.backend ?? 'prom-client', defaultLabels: { region: 'local' } },
+    // Spans are sampled (so exemplars point at them) but not exported: no collector is needed.
+    tracing: { exporter: 'none' },
+    logging: { level: options.logLevel ?? 'warn' },
   });
   const { metrics } = hitch;
 
@@ -79,10 +77,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     else requested.inc({ city, vehicle_type: vehicle });
     const seconds = 0.002 + random() * random() * 2;
     if (i % 100 === 0) {
-      tracer.startActiveSpan('match ride', (span) => {
-        matchDuration.observe({ city }, seconds);
-        span.end();
-      });
+      hitch.withSpan('match ride', () => matchDuration.observe({ city }, seconds));
     } else {
       matchDuration.observe({ city }, seconds);
     }
@@ -96,8 +91,6 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     server,
     async stop() {
       await hitch.shutdown();
-      contextManager.disable();
-      context.disable();
     },
   };
 }

@@ -5,7 +5,9 @@
 // so machine noise and JIT/GC drift hit all cases alike. Results are medians over rounds.
 // Comparisons use the median of the per-round ratios: both sides of a ratio ran in the same
 // round, a few milliseconds apart, so most of the shared-machine noise cancels.
+// runInterleavedAsync does the same for I/O cases; runChild runs a benchmark in a child process.
 
+import { spawn } from 'node:child_process';
 import { runInNewContext } from 'node:vm';
 import { GCProfiler, setFlagsFromString } from 'node:v8';
 
@@ -122,4 +124,59 @@ export function allocationPerOp(run, { gc, n = 2_000, reps = 15, warm = 200_000 
   const total = bytesFor(n);
   if (fixed === undefined || total === undefined) return undefined;
   return Math.max(0, total - fixed) / (n - 1);
+}
+
+/**
+ * runInterleaved for cases whose `run(n)` returns a promise (I/O: a batch of awaited requests).
+ * Same seeded shuffle, warm-up rounds and per-round samples. A case may also have `before()` and
+ * `after()`, called outside the timed region around each of its batches (e.g. to turn an
+ * instrumentation on for that case only and check it is off for the others).
+ * @returns Map id -> { samples: number[] (ns/op per round), median: number }
+ */
+export async function runInterleavedAsync(cases, { rounds, batch, warmupRounds, seed = 1, onRound }) {
+  const random = mulberry32(seed);
+  const samples = new Map(cases.map((c) => [c.id, []]));
+  const order = [...cases];
+  for (let round = -warmupRounds; round < rounds; round++) {
+    shuffle(order, random);
+    for (const c of order) {
+      if (c.before) c.before();
+      const start = process.hrtime.bigint();
+      await c.run(batch);
+      const elapsed = process.hrtime.bigint() - start;
+      if (c.after) c.after();
+      if (round >= 0) samples.get(c.id).push(Number(elapsed) / batch);
+    }
+    if (onRound) onRound(round);
+  }
+  const results = new Map();
+  for (const [id, s] of samples) results.set(id, { samples: s, median: median(s) });
+  return results;
+}
+
+/** Prefix of the one stdout line on which a child benchmark process prints its JSON result. */
+export const RESULT_PREFIX = 'BENCH_RESULT ';
+
+/**
+ * Runs `node [nodeArgs] script [args]` and resolves with the JSON the child printed after
+ * RESULT_PREFIX. Its stderr is passed through; other stdout lines are ignored.
+ */
+export function runChild(script, args, { nodeArgs = [], env = process.env } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`${script} ${args.join(' ')} exited with ${signal ?? code} without a result`));
+        return;
+      }
+      resolve(JSON.parse(line.slice(RESULT_PREFIX.length)));
+    });
+  });
 }

@@ -14,6 +14,17 @@ import { MetricsRegistry } from './metrics/registry.js';
 import { registerRuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { MetricsWarning } from './metrics/types.js';
 import { checkLabelName } from './naming/index.js';
+import type { Span, Tracer } from '@opentelemetry/api';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { Logger } from 'pino';
+import { buckets } from './metrics/buckets.js';
+import type { HitchFetch } from './http-client/fetch.js';
+import { KNOWN_METHODS, createFetch } from './http-client/fetch.js';
+import type { LoggingOptions } from './logging/index.js';
+import { createLogger } from './logging/index.js';
+import type { Tracing, TracingOptions } from './tracing/tracing.js';
+import { createTracing } from './tracing/tracing.js';
+import type { WithSpanOptions } from './tracing/with-span.js';
 
 /** Who is reporting: becomes the OpenTelemetry resource. */
 export interface ServiceOptions {
@@ -39,15 +50,25 @@ export interface MetricsOptions {
   readonly runtimeMetrics?: boolean;
   /** Extra OpenTelemetry metric readers (`backend: 'otel'` only), e.g. a PeriodicExportingMetricReader. Defaults to none. */
   readonly readers?: readonly IMetricReader[];
-  /** Receives each warning once per metric and kind. Defaults to `process.emitWarning`. */
+  /** Receives each warning once per metric and kind. Defaults to `hitch.logger.warn`. */
   readonly onWarning?: (warning: MetricsWarning) => void;
+}
+
+export interface HttpClientOptions {
+  /** Distinct `server_address` values of `http_client_request_duration_seconds`. Defaults to `100`. */
+  readonly maxServerAddresses?: number;
 }
 
 export interface HitchOptions {
   readonly service?: ServiceOptions;
   readonly metrics?: MetricsOptions;
+  readonly tracing?: TracingOptions;
+  readonly logging?: LoggingOptions;
+  readonly httpClient?: HttpClientOptions;
   /** Source of time and timers for every part of Hitch. Defaults to `systemClock`. */
   readonly clock?: Clock;
+  /** Upper bound on `shutdown()`: flushing spans, logs and metrics gives up after this. Defaults to `5000`. */
+  readonly shutdownTimeoutMs?: number;
 }
 
 /** One Hitch instance per service: pass it explicitly to every integration. */
@@ -56,7 +77,19 @@ export interface Hitch {
   readonly resource: Resource;
   readonly clock: Clock;
   readonly metrics: MetricsRegistry;
-  /** Stops timers, servers and observers and flushes telemetry. Idempotent. */
+  /** The OpenTelemetry tracer of this instance. */
+  readonly tracer: Tracer;
+  readonly tracing: Tracing;
+  /** pino logger: trace ids inside spans, secrets redacted. */
+  readonly logger: Logger;
+  /** The global `fetch`, traced (CLIENT span, W3C headers), measured, optionally through a policy. */
+  readonly fetch: HitchFetch;
+  /** Shorthand for `hitch.tracing.withSpan`. */
+  withSpan<T>(name: string, fn: (span: Span) => T, options?: WithSpanOptions): T;
+  /**
+   * Flushes spans, logs and metrics, closes what Hitch opened (servers, timers, observers), and
+   * unregisters the OpenTelemetry globals it registered. Idempotent; bounded by `shutdownTimeoutMs`.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -87,8 +120,18 @@ export function createHitch(options: HitchOptions = {}): Hitch {
     throw new InvalidOptionError('metrics.readers', "OpenTelemetry readers need backend: 'otel'");
   }
 
-  const explicit: Record<string, string> = { 'service.name': service.name };
-  if (service.version !== undefined) explicit['service.version'] = service.version;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
+  if (!(shutdownTimeoutMs > 0) || !Number.isFinite(shutdownTimeoutMs)) {
+    throw new InvalidOptionError('shutdownTimeoutMs', `should be a positive number of milliseconds, got ${String(shutdownTimeoutMs)}`);
+  }
+  const maxServerAddresses = options.httpClient?.maxServerAddresses ?? 100;
+  if (!Number.isInteger(maxServerAddresses) || maxServerAddresses < 1) {
+    throw new InvalidOptionError('httpClient.maxServerAddresses', `should be a positive integer, got ${String(maxServerAddresses)}`);
+  }
+
+  const explicit: Record<string, string> = { [ATTR_SERVICE_NAME]: service.name };
+  if (service.version !== undefined) explicit[ATTR_SERVICE_VERSION] = service.version;
+  // deployment.environment.name is still in the incubating semantic conventions.
   if (service.environment !== undefined) explicit['deployment.environment.name'] = service.environment;
   // OTEL_RESOURCE_ATTRIBUTES is honored; explicit options win.
   const resource = detectResources({ detectors: [envDetector] }).merge(resourceFromAttributes(explicit));
@@ -97,15 +140,28 @@ export function createHitch(options: HitchOptions = {}): Hitch {
     backendKind === 'otel'
       ? new OtelBackend({ resource, readers: metricsOptions.readers ?? [], meterName: '@hitch/core', meterVersion: '0.1.0' })
       : new PromClientBackend(defaultLabels);
+  const { logger, flush: flushLogs } = createLogger(service, options.logging);
   const metrics = new MetricsRegistry({
     backend,
     clock,
     exemplarSource: activeSampledSpan,
     defaultLabels,
     maxSeriesPerMetric,
-    onWarning: metricsOptions.onWarning ?? ((w) => process.emitWarning(w.message, { code: w.code })),
+    onWarning: metricsOptions.onWarning ?? ((w) => logger.warn({ code: w.code, metric: w.metric }, w.message)),
   });
   const stopRuntime = metricsOptions.runtimeMetrics === false ? undefined : registerRuntimeMetrics(metrics);
+  const tracing = createTracing(options.tracing ?? {}, resource);
+  const clientDuration = metrics.histogram({
+    name: 'http_client_request_duration_seconds',
+    help: 'Duration of outbound HTTP requests made with hitch.fetch, until the response headers arrive.',
+    labels: {
+      method: { values: [...KNOWN_METHODS, '_OTHER'] },
+      server_address: { maxValues: maxServerAddresses },
+      status_code: { maxValues: 64 },
+    },
+    buckets: buckets.httpLatencySeconds,
+  });
+  const fetch = createFetch({ tracer: tracing.tracer, propagator: tracing.propagator, clock, duration: clientDuration });
 
   let shutdownPromise: Promise<void> | undefined;
   return {
@@ -113,14 +169,41 @@ export function createHitch(options: HitchOptions = {}): Hitch {
     resource,
     clock,
     metrics,
+    tracer: tracing.tracer,
+    tracing,
+    logger,
+    fetch,
+    withSpan: tracing.withSpan,
     shutdown() {
       shutdownPromise ??= (async () => {
         stopRuntime?.();
-        await metrics.shutdown();
+        const results = await withTimeout(
+          Promise.allSettled([tracing.shutdown(), flushLogs(), metrics.shutdown()]),
+          shutdownTimeoutMs,
+          clock,
+        );
+        if (results === 'timeout') {
+          process.emitWarning(`hitch.shutdown() gave up after ${shutdownTimeoutMs} ms; some telemetry may not have been flushed`, {
+            code: 'HITCH_SHUTDOWN_TIMEOUT',
+          });
+        }
       })();
       return shutdownPromise;
     },
   };
+}
+
+/** Resolves with `promise`'s value, or 'timeout' after `ms` (the timer never keeps the process alive). */
+async function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<T | 'timeout'> {
+  let timer: unknown;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = clock.setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clock.clearTimeout(timer);
+  }
 }
 
 function normalizeService(service: ServiceOptions | undefined): Hitch['service'] {

@@ -1,6 +1,29 @@
 // The public surface of @hitch/core. Every export is named here; nothing else is public.
 export { createHitch } from './hitch.js';
-export type { Hitch, HitchOptions, MetricsOptions, ServiceOptions } from './hitch.js';
+export type { Hitch, HitchOptions, HttpClientOptions, MetricsOptions, ServiceOptions } from './hitch.js';
+
+export type { Tracing, TracingOptions, TraceExporterKind } from './tracing/tracing.js';
+export { recordError } from './tracing/with-span.js';
+export type { WithSpanOptions } from './tracing/with-span.js';
+export {
+  HitchBaggagePropagator,
+  HitchPropagator,
+  HitchTraceContextPropagator,
+  HitchTraceState,
+  formatTraceparent,
+  parseBaggage,
+  parseTraceparent,
+  parseTracestate,
+  serializeBaggage,
+  serializeTracestate,
+} from './tracing/propagation/index.js';
+export type { BaggageMember, BaggageProperty, TraceparentFields, TracestateMember } from './tracing/propagation/index.js';
+
+export { DEFAULT_REDACT_KEYS } from './logging/index.js';
+export type { LogLevel, Logger, LoggingOptions } from './logging/index.js';
+
+export type { ClientDurationLabels, HitchFetch, HitchRequestInit } from './http-client/fetch.js';
+export type { Policy, PolicyExecuteOptions } from './policy/policy.js';
 
 export { systemClock } from './clock/clock.js';
 export type { Clock, TimerHandle } from './clock/clock.js';

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /** An opaque handle returned by {@link Clock.setTimeout}. */
 export type TimerHandle = unknown;
 
@@ -13,9 +15,13 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock: `Date.now()` and `unref()`ed Node timers. */
+/**
+ * The real clock: `unref()`ed Node timers, and a high-resolution `now()` aligned to the Unix
+ * epoch at process start (`performance.timeOrigin + performance.now()`). It is monotonic: it
+ * does not step when the wall clock is adjusted, so durations never come out negative.
+ */
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: () => performance.timeOrigin + performance.now(),
   setTimeout(fn, ms) {
     const timer = setTimeout(fn, ms);
     timer.unref();
