@@ -481,6 +481,21 @@ describe('redaction', () => {
     expect(raw[0]).not.toContain('hostile-secret');
   });
 
+  it('copes with a getter that logs while being walked', () => {
+    const { logger, lines } = make();
+    const tricky = {
+      token: 'outer-secret',
+      get inner(): Line {
+        logger.info({ password: 'inner-secret' }, 'from getter');
+        return { ok: true };
+      },
+    };
+    logger.info(tricky, 'outer');
+    expect(lines().map((l) => l.msg)).toContain('outer');
+    expect(JSON.stringify(lines())).not.toMatch(/outer-secret|inner-secret/);
+    expect(lines().find((l) => l.msg === 'outer')).toMatchObject({ token: '[Redacted]', inner: { ok: true } });
+  });
+
   describe('property: no secret value ever reaches a line', () => {
     const SECRET = 'zQ7-SECRET-VALUE-9xK';
     const sensitiveKey = fc
@@ -512,8 +527,10 @@ describe('redaction', () => {
         if (next === undefined) break;
         node = next;
       }
-      if (Array.isArray(node)) node.push({ [key]: value });
-      else Object.defineProperty(node, key, { value, enumerable: true, writable: true, configurable: true });
+      // fc.constantFrom hands out the same object every time: inject a copy, or injections would build cycles.
+      const fresh: unknown = structuredClone(value);
+      if (Array.isArray(node)) node.push({ [key]: fresh });
+      else Object.defineProperty(node, key, { value: fresh, enumerable: true, writable: true, configurable: true });
     }
 
     it('for arbitrary JSON with sensitive keys injected at random depths', () => {
@@ -535,6 +552,37 @@ describe('redaction', () => {
           expect(JSON.stringify(root)).toBe(snapshot);
         }),
         { numRuns: 300 },
+      );
+    });
+
+    it('for arbitrary graphs with shared references and cycles, in bounded time', () => {
+      const graph = fc.record({
+        kinds: fc.array(fc.boolean(), { minLength: 1, maxLength: 25 }),
+        edges: fc.array(fc.record({ from: fc.nat(), to: fc.nat(), key: fc.string({ maxLength: 6 }) }), { maxLength: 80 }),
+        secrets: fc.array(fc.record({ at: fc.nat(), key: sensitiveKey }), { minLength: 1, maxLength: 5 }),
+      });
+      fc.assert(
+        fc.property(graph, ({ kinds, edges, secrets }) => {
+          const nodes: object[] = kinds.map((isArray) => (isArray ? [] : {}));
+          const nodeAt = (i: number): object => nodes[i % nodes.length] as object;
+          for (const { from, to, key } of edges) {
+            const node = nodeAt(from);
+            if (Array.isArray(node)) node.push(nodeAt(to));
+            else Object.defineProperty(node, key, { value: nodeAt(to), enumerable: true, writable: true, configurable: true });
+          }
+          for (const { at, key } of secrets) {
+            const node = nodeAt(at);
+            if (Array.isArray(node)) node.push({ [key]: SECRET });
+            else Object.defineProperty(node, key, { value: SECRET, enumerable: true, writable: true, configurable: true });
+          }
+          const { logger, raw } = make();
+          const started = Date.now();
+          logger.info({ root: nodes[0] }, 'graph');
+          logger.child({ root: nodes[0] }).info('child');
+          expect(Date.now() - started).toBeLessThan(2000);
+          for (const line of raw) expect(line).not.toContain(SECRET);
+        }),
+        { numRuns: 200 },
       );
     });
 

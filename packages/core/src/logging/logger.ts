@@ -49,10 +49,20 @@ export interface LoggerHandle {
 }
 
 /**
- * Creates a pino logger for a service. Every line is JSON with `level` (pino's number), `time` (ISO 8601, UTC),
- * `service`, `version` and `env` (each only when set), and, inside an active span, `trace_id`, `span_id`,
- * `trace_flags`. No `pid` or `hostname`: in containers they are the platform's metadata, not the service's.
- * Sensitive keys are redacted at any depth (see {@link DEFAULT_REDACT_KEYS}). Options are validated here.
+ * Creates a pino logger for a service. Options are validated here; nothing is global.
+ *
+ * Every line is JSON with `level` (pino's number, so pino tooling keeps working), `time` (ISO 8601 UTC, e.g.
+ * `2024-05-01T12:00:00.000Z`: readable and parsed by every log backend), `service`, `version` and `env` (each only
+ * when set) and, inside an active span (sampled or not), `trace_id`, `span_id` and `trace_flags` (`'01'`/`'00'`).
+ * No `pid` or `hostname`: in containers they are the platform's metadata (pod, node), not the service's.
+ *
+ * Values of sensitive keys (see `DEFAULT_REDACT_KEYS`, plus `redactKeys`) become `'[Redacted]'` at any depth of
+ * the logged object, of `%j`/`%o` values and of child bindings; the caller's objects are never mutated (changed
+ * branches are copied). Errors keep their class, message, stack and cause. A raw `http.IncomingMessage` or
+ * `ServerResponse` is logged as pino's req/res serializers see it. Cycles become `'[Circular]'`; objects nested
+ * more than 64 deep become `'[Truncated]'`; after 100,000 keys and items in one call the rest is dropped; in both
+ * cases the logged object (or the bindings) gets `log_truncated: true`, so logging never hangs. If walking throws
+ * (a throwing getter), the object is replaced by `{ log_redaction_failed: true }`. Message strings are not redacted.
  */
 export function createLogger(service: LoggerService, options: LoggingOptions = {}): LoggerHandle {
   validateService(service);

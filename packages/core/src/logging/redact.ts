@@ -169,18 +169,17 @@ export class Redactor {
     try {
       let result: unknown;
       if (merging && isHttpMessage(value)) {
-        // What pino itself does with a raw req/res passed first; done here so the headers get redacted.
-        const mapped: unknown =
-          (value as HttpRequestLike).method && (value as HttpRequestLike).headers && (value as HttpRequestLike).socket
-            ? pino.stdSerializers.mapHttpRequest(value as IncomingMessage)
-            : pino.stdSerializers.mapHttpResponse(value as ServerResponse);
-        result = this.#container(mapped as object, 0, PLAIN);
+        // What pino itself does with a raw req/res passed first ({ req } / { res }); done here so headers get redacted.
+        const mapped = isHttpRequest(value)
+          ? pino.stdSerializers.mapHttpRequest(value as IncomingMessage)
+          : pino.stdSerializers.mapHttpResponse(value as ServerResponse);
+        result = this.#container(mapped, 0, PLAIN);
       } else if (Array.isArray(value)) {
         result = this.#array(value, 0);
       } else {
         result = this.#container(value, 0, kindOf(value));
       }
-      if (this.#truncated) result = markTruncated(result, merging);
+      if (this.#truncated && result !== value) result = markTruncated(result, merging);
       return result;
     } catch {
       this.#reset();
@@ -221,10 +220,10 @@ export class Redactor {
     if (isOpaque(value)) return value;
     if (isHttpMessage(value)) {
       // A raw req/res serializes to a huge circular graph (with the raw header text): log pino's view of it.
-      const serialized: unknown = (value as HttpRequestLike).method
+      const serialized = isHttpRequest(value)
         ? pino.stdSerializers.req(value as IncomingMessage)
         : pino.stdSerializers.res(value as ServerResponse);
-      return this.#container(serialized as object, depth, INSTANCE);
+      return this.#container(serialized, depth, INSTANCE);
     }
     if (allowToJSON && typeof (value as { toJSON?: unknown }).toJSON === 'function') return this.#toJSON(value, depth, key);
     return this.#container(value, depth, value instanceof Error ? ERROR : INSTANCE);
@@ -327,10 +326,14 @@ function isOpaque(value: object): boolean {
   );
 }
 
-/** pino's own test for a raw http.IncomingMessage or ServerResponse. */
-function isHttpMessage(value: object): boolean {
+/** pino's own tests for a raw http.IncomingMessage, and for a ServerResponse (or anything with setHeader). */
+function isHttpRequest(value: object): boolean {
   const candidate = value as HttpRequestLike;
-  return Boolean(candidate.method && candidate.headers && candidate.socket) || typeof candidate.setHeader === 'function';
+  return Boolean(candidate.method && candidate.headers && candidate.socket);
+}
+
+function isHttpMessage(value: object): boolean {
+  return isHttpRequest(value) || typeof (value as HttpRequestLike).setHeader === 'function';
 }
 
 /** An empty copy of `source` holding its first `count` keys. Class instances and errors keep prototype and hidden props. */
