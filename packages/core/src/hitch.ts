@@ -1,12 +1,20 @@
+import type { Span, Tracer } from '@opentelemetry/api';
 import { context, trace, TraceFlags } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { Logger } from 'pino';
 import type { Clock } from './clock/clock.js';
 import { systemClock } from './clock/clock.js';
 import { InvalidOptionError } from './errors/hitch-error.js';
 import { MetricNameError } from './errors/metric-errors.js';
+import type { HitchFetch } from './http-client/fetch.js';
+import { KNOWN_METHODS, createFetch } from './http-client/fetch.js';
+import type { LoggingOptions } from './logging/index.js';
+import { createLogger } from './logging/index.js';
 import type { MetricsBackend } from './metrics/backend.js';
+import { buckets } from './metrics/buckets.js';
 import type { ExemplarSource } from './metrics/internal-types.js';
 import { OtelBackend } from './metrics/otel-backend.js';
 import { PromClientBackend } from './metrics/prom-client-backend.js';
@@ -14,14 +22,6 @@ import { MetricsRegistry } from './metrics/registry.js';
 import { registerRuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { MetricsWarning } from './metrics/types.js';
 import { checkLabelName } from './naming/index.js';
-import type { Span, Tracer } from '@opentelemetry/api';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import type { Logger } from 'pino';
-import { buckets } from './metrics/buckets.js';
-import type { HitchFetch } from './http-client/fetch.js';
-import { KNOWN_METHODS, createFetch } from './http-client/fetch.js';
-import type { LoggingOptions } from './logging/index.js';
-import { createLogger } from './logging/index.js';
 import type { Tracing, TracingOptions } from './tracing/tracing.js';
 import { createTracing } from './tracing/tracing.js';
 import type { WithSpanOptions } from './tracing/with-span.js';
@@ -136,11 +136,13 @@ export function createHitch(options: HitchOptions = {}): Hitch {
   // OTEL_RESOURCE_ATTRIBUTES is honored; explicit options win.
   const resource = detectResources({ detectors: [envDetector] }).merge(resourceFromAttributes(explicit));
 
+  // Parts that validate options come first, so a bad option throws before anything is started.
+  const { logger, flush: flushLogs } = createLogger(service, options.logging);
+  const tracing = createTracing(options.tracing ?? {}, resource);
   const backend: MetricsBackend =
     backendKind === 'otel'
       ? new OtelBackend({ resource, readers: metricsOptions.readers ?? [], meterName: '@hitch/core', meterVersion: '0.1.0' })
       : new PromClientBackend(defaultLabels);
-  const { logger, flush: flushLogs } = createLogger(service, options.logging);
   const metrics = new MetricsRegistry({
     backend,
     clock,
@@ -150,7 +152,6 @@ export function createHitch(options: HitchOptions = {}): Hitch {
     onWarning: metricsOptions.onWarning ?? ((w) => logger.warn({ code: w.code, metric: w.metric }, w.message)),
   });
   const stopRuntime = metricsOptions.runtimeMetrics === false ? undefined : registerRuntimeMetrics(metrics);
-  const tracing = createTracing(options.tracing ?? {}, resource);
   const clientDuration = metrics.histogram({
     name: 'http_client_request_duration_seconds',
     help: 'Duration of outbound HTTP requests made with hitch.fetch, until the response headers arrive.',
