@@ -10,6 +10,7 @@
 
 // Hitch and the unpatched pino are loaded (static imports) before any suite starts a NodeSDK.
 import * as hitchModule from '../dist/index.js';
+import { packageVersion } from './fixtures.mjs';
 import { allocationPerOp, getGc, RESULT_PREFIX, ratioOf, runInterleaved, runInterleavedAsync } from './harness.mjs';
 
 const args = process.argv.slice(2);
@@ -29,7 +30,7 @@ const intArg = (name, fallback) => {
 const ALLOCATION_REPS = 7;
 
 const SUITES = {
-  spans: { load: () => import('./spans.bench.mjs').then((m) => m.setupSpansBench), batch: 50_000 },
+  spans: { load: () => import('./spans.bench.mjs').then((m) => m.setupSpansBench), batch: 20_000 },
   fetch: { load: () => import('./fetch.bench.mjs').then((m) => m.setupFetchBench), batch: 1_000 },
   logs: { load: () => import('./logs.bench.mjs').then((m) => m.setupLogsBench), batch: 20_000 },
 };
@@ -80,13 +81,19 @@ const rows = bench.comparisons.map((c) => ({
   otherNs: results.get(c.other).median,
   ratio: ratioOf(results, c.hitch, c.other),
 }));
-const medians = Object.fromEntries([...results].map(([id, r]) => [id, r.median]));
-
+const VERSIONED = ['@opentelemetry/api', '@opentelemetry/sdk-node', '@opentelemetry/sdk-trace-base', '@opentelemetry/instrumentation-undici', '@opentelemetry/instrumentation-pino', 'pino'];
 const result = {
   suite: suiteName,
   case: caseName,
   settings: { ...settings, allocationReps: ALLOCATION_REPS, allocationBatch: bench.allocationBatch ?? 2_000 },
-  seconds, rows, allocations, medians, info, problems };
+  seconds,
+  rows,
+  allocations,
+  medians: Object.fromEntries([...results].map(([id, r]) => [id, r.median])),
+  info,
+  versions: { ...Object.fromEntries(VERSIONED.map((name) => [name, packageVersion(name)])), undici: process.versions.undici },
+  problems,
+};
 process.stderr.write(`${title}: ${seconds.toFixed(1)} s${problems.length > 0 ? `, ${problems.length} problem(s)` : ''}\n`);
 process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
 // Keep-alive sockets, timers of an SDK: nothing left should keep us waiting.

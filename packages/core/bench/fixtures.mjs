@@ -1,6 +1,9 @@
 // Test doubles shared by the tracing, fetch and logging benchmarks. Each side of a comparison
 // gets its own instance of the same class, so both pay exactly the same for it.
 
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { MetricReader } from '@opentelemetry/sdk-metrics';
 
 /**
@@ -68,3 +71,19 @@ export class NoopMetricReader extends MetricReader {
 
 /** Options of every NodeSDK in the benchmarks: no resource detection, no exporter from the environment. */
 export const NODE_SDK_BASE = Object.freeze({ serviceName: 'bench', autoDetectResources: false });
+
+/** The installed version of a package, as this directory resolves it (read from its package.json). */
+export function packageVersion(name) {
+  const require = createRequire(import.meta.url);
+  let dir = dirname(require.resolve(name));
+  for (;;) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8'));
+      if (pkg.name === name) return pkg.version;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
+  }
+}

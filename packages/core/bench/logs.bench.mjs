@@ -33,7 +33,7 @@ function inputs() {
 
 export function setupLogsBench({ createHitch }) {
   const { USERS, RIDES, PATHS, TOKENS } = inputs();
-  const options = () => ({ level: 'info', base: { service: 'bench' }, timestamp: pino.stdTimeFunctions.isoTime });
+  const options = () => ({ level: 'info', base: { service: 'bench' }, timestamp: pino.stdTimeFunctions.epochTime });
 
   // --- sdk-node with the pino instrumentation: correlation only by default here -----------------
   const sdkProcessor = new CountingSpanProcessor();
@@ -68,7 +68,8 @@ export function setupLogsBench({ createHitch }) {
   const otelSendLog = patchedPino(options(), stream('otel.send'));
   pinoInstrumentation.setConfig({ disableLogSending: true });
   const redactLog = pino({ ...options(), redact: ['req.headers.authorization'] }, stream('pino.redact'));
-  const hitchRedactLog = hitch.logger.child({});
+  // For reference only: pino with its own defaults (`pid`, `hostname`), what a pino user gets without options.
+  const defaultsLog = pino({ level: 'info' }, stream('pino.defaults'));
 
   // Sampled spans, kept open for the whole run: the Hitch cases run in a Hitch span, the others in an sdk-node span.
   const hitchSpan = hitch.tracer.startSpan('request');
@@ -78,49 +79,57 @@ export function setupLogsBench({ createHitch }) {
 
   const ops = new Map();
   const cases = [];
-  const define = (id, ctx, loop) => {
+  /** `stream` names the DiscardStream the case's logger writes to; `expect` is what its lines must show. */
+  const define = (id, ctx, stream, expect, loop) => {
     ops.set(id, 0);
     cases.push({
       id,
+      stream,
+      expect,
       run(n) {
         ops.set(id, ops.get(id) + n);
         context.with(ctx, loop, undefined, n);
       },
     });
   };
+  const hitchTrace = { trace: () => hitchSpan.spanContext() };
+  const sdkTrace = { trace: () => sdkSpan.spanContext() };
 
   // 1. `{ user, ride }` and a message, inside a sampled span
-  define('hitch.span', hitchCtx, function hitchInSpan(n) {
+  define('hitch.span', hitchCtx, 'hitch', hitchTrace, function hitchInSpan(n) {
     for (let i = 0; i < n; i++) hitchLog.info({ user: USERS[i & MASK], ride: RIDES[i & MASK] }, 'matched');
   });
-  define('pino.span', sdkCtx, function pinoInSpan(n) {
+  define('pino.span', sdkCtx, 'pino', {}, function pinoInSpan(n) {
     for (let i = 0; i < n; i++) plainLog.info({ user: USERS[i & MASK], ride: RIDES[i & MASK] }, 'matched');
   });
-  define('otel.span', sdkCtx, function otelInSpan(n) {
+  define('otel.span', sdkCtx, 'otel', sdkTrace, function otelInSpan(n) {
     for (let i = 0; i < n; i++) otelLog.info({ user: USERS[i & MASK], ride: RIDES[i & MASK] }, 'matched');
   });
-  define('otel.send.span', sdkCtx, function otelSendInSpan(n) {
+  define('otel.send.span', sdkCtx, 'otel.send', sdkTrace, function otelSendInSpan(n) {
     for (let i = 0; i < n; i++) otelSendLog.info({ user: USERS[i & MASK], ride: RIDES[i & MASK] }, 'matched');
   });
 
   // 2. the same line outside any span
-  define('hitch.root', ROOT_CONTEXT, function hitchNoSpan(n) {
+  define('hitch.root', ROOT_CONTEXT, 'hitch', {}, function hitchNoSpan(n) {
     for (let i = 0; i < n; i++) hitchLog.info({ user: USERS[i & MASK], ride: RIDES[i & MASK] }, 'matched');
   });
-  define('pino.root', ROOT_CONTEXT, function pinoNoSpan(n) {
+  define('pino.root', ROOT_CONTEXT, 'pino', {}, function pinoNoSpan(n) {
     for (let i = 0; i < n; i++) plainLog.info({ user: USERS[i & MASK], ride: RIDES[i & MASK] }, 'matched');
+  });
+  define('pino.defaults.root', ROOT_CONTEXT, 'pino.defaults', { epochTime: true }, function pinoDefaultsNoSpan(n) {
+    for (let i = 0; i < n; i++) defaultsLog.info({ user: USERS[i & MASK], ride: RIDES[i & MASK] }, 'matched');
   });
 
   // 3. a request with an Authorization header, outside any span
-  define('hitch.redact', ROOT_CONTEXT, function hitchRedact(n) {
+  define('hitch.redact', ROOT_CONTEXT, 'hitch', { redacted: true }, function hitchRedact(n) {
     for (let i = 0; i < n; i++) {
-      hitchRedactLog.info(
+      hitchLog.info(
         { req: { method: 'GET', url: PATHS[i & MASK], headers: { host: 'rides.internal', accept: 'application/json', authorization: TOKENS[i & MASK] } } },
         'request',
       );
     }
   });
-  define('pino.redact', ROOT_CONTEXT, function pinoRedact(n) {
+  define('pino.redact', ROOT_CONTEXT, 'pino.redact', { redacted: true }, function pinoRedact(n) {
     for (let i = 0; i < n; i++) {
       redactLog.info(
         { req: { method: 'GET', url: PATHS[i & MASK], headers: { host: 'rides.internal', accept: 'application/json', authorization: TOKENS[i & MASK] } } },
@@ -149,6 +158,13 @@ export function setupLogsBench({ createHitch }) {
     },
     { name: `${line}, no span`, hitch: 'hitch.root', other: 'pino.root', competitor: 'plain pino', target: null },
     {
+      name: `${line}, no span`,
+      hitch: 'hitch.root',
+      other: 'pino.defaults.root',
+      competitor: 'pino with its default options: adds `pid`, `hostname`; no `service` (not like for like)',
+      target: null,
+    },
+    {
       name: "`info({ req: { …, headers: { authorization } } }, 'request')`, no span",
       hitch: 'hitch.redact',
       other: 'pino.redact',
@@ -164,85 +180,63 @@ export function setupLogsBench({ createHitch }) {
     { id: 'otel.send.span', name: 'pino + instrumentation-pino (defaults, log sending), in a sampled span' },
     { id: 'hitch.root', name: 'Hitch, no span' },
     { id: 'pino.root', name: 'plain pino, no span' },
+    { id: 'pino.defaults.root', name: 'pino with default options, no span' },
     { id: 'hitch.redact', name: 'Hitch, request with `authorization` (redacted)' },
     { id: 'pino.redact', name: "pino `redact: ['req.headers.authorization']`" },
   ].map((a) => ({ ...a, run: byId.get(a.id).run }));
 
-  /** Every logger wrote one line per operation; its last line has trace fields exactly when it should, and no token. */
+  /** The line each case writes, captured by a probe after the run (one more op of the case). */
+  const lines = {};
+
+  /**
+   * Every logger wrote one line per operation. Then one probe op per case: its line has the trace
+   * fields of the active span exactly when it should (once: no double injection), and no token.
+   */
   async function verify() {
     const problems = [];
-    const hitchIds = hitchSpan.spanContext();
-    const sdkIds = sdkSpan.spanContext();
-    const check = (id, streamId, expect) => {
-      const s = streams[streamId];
-      if (s.lines !== ops.get(id)) problems.push(`${id}: ${s.lines} lines written, expected ${ops.get(id)}`);
+    for (const [streamId, s] of Object.entries(streams)) {
+      const expected = cases.filter((c) => c.stream === streamId).reduce((sum, c) => sum + ops.get(c.id), 0);
+      if (s.lines !== expected) problems.push(`${streamId}: ${s.lines} lines written, expected ${expected}`);
+    }
+    for (const c of cases) {
+      const s = streams[c.stream];
+      c.run(1);
+      const text = s.last;
+      lines[c.id] = text;
       let last;
       try {
-        last = JSON.parse(s.last);
+        last = JSON.parse(text);
       } catch {
-        problems.push(`${id}: last line is not JSON: ${s.last.slice(0, 120)}`);
-        return;
+        problems.push(`${c.id}: line is not JSON: ${text.slice(0, 120)}`);
+        continue;
       }
-      const traceIdKeys = s.last.split('"trace_id"').length - 1;
-      if (expect.trace === undefined) {
-        if (traceIdKeys !== 0) problems.push(`${id}: has trace_id, expected none`);
+      const traceIdKeys = text.split('"trace_id"').length - 1;
+      if (c.expect.trace === undefined) {
+        if (traceIdKeys !== 0) problems.push(`${c.id}: has trace_id, expected none`);
       } else {
-        if (traceIdKeys !== 1) problems.push(`${id}: ${traceIdKeys} trace_id keys, expected 1`);
-        if (last.trace_id !== expect.trace.traceId || last.span_id !== expect.trace.spanId || !/^0[13]$/.test(last.trace_flags)) {
-          problems.push(`${id}: trace fields ${last.trace_id}/${last.span_id}/${last.trace_flags} do not match the active span`);
+        const ids = c.expect.trace();
+        if (traceIdKeys !== 1) problems.push(`${c.id}: ${traceIdKeys} trace_id keys, expected 1`);
+        if (last.trace_id !== ids.traceId || last.span_id !== ids.spanId || !/^0[13]$/.test(last.trace_flags)) {
+          problems.push(`${c.id}: trace fields ${last.trace_id}/${last.span_id}/${last.trace_flags} are not the active span's`);
         }
       }
-      if (last.service !== 'bench' || typeof last.time !== 'string') problems.push(`${id}: service/time missing: ${s.last.slice(0, 120)}`);
-      if (expect.redacted) {
-        if (last.req?.headers?.authorization !== '[Redacted]') problems.push(`${id}: authorization is ${last.req?.headers?.authorization}`);
-        if (s.last.includes('Bearer')) problems.push(`${id}: token written`);
+      if (c.expect.epochTime) {
+        if (typeof last.time !== 'number' || typeof last.pid !== 'number') problems.push(`${c.id}: not pino's default line: ${text.slice(0, 120)}`);
+      } else if (last.service !== 'bench' || typeof last.time !== 'number' || 'pid' in last) problems.push(`${c.id}: service/time missing: ${text.slice(0, 120)}`);
+      if (c.expect.redacted) {
+        if (last.req?.headers?.authorization !== '[Redacted]') problems.push(`${c.id}: authorization is ${last.req?.headers?.authorization}`);
+        if (text.includes('Bearer')) problems.push(`${c.id}: token written`);
       } else if (last.msg !== 'matched' || typeof last.user !== 'string' || typeof last.ride !== 'number') {
-        problems.push(`${id}: unexpected line ${s.last.slice(0, 120)}`);
+        problems.push(`${c.id}: unexpected line ${text.slice(0, 120)}`);
       }
-    };
-    // hitch.span and hitch.root share one stream; the root batch may have run last.
-    const hitchLines = ops.get('hitch.span') + ops.get('hitch.root') + ops.get('hitch.redact');
-    if (streams.hitch.lines !== hitchLines) problems.push(`hitch: ${streams.hitch.lines} lines written, expected ${hitchLines}`);
-    const probe = (ctx, fn) => {
-      const before = streams.hitch.lines;
-      context.with(ctx, fn);
-      streams.hitch.lines = before + 1 - 1; // the probe lines are not benchmark operations
-    };
-    // Probes, written after the run: the last line of the Hitch stream for each Hitch case.
-    const probeHitch = (id, ctx, fn, expect) => {
-      const saved = streams.hitch.lines;
-      ops.set(`${id}.probe`, 1);
-      streams.hitch.lines = 0;
-      context.with(ctx, fn);
-      check(`${id}.probe`, 'hitch', expect);
-      streams.hitch.lines = saved;
-    };
-    void probe;
-    probeHitch('hitch.span', hitchCtx, () => hitchLog.info({ user: USERS[0], ride: RIDES[0] }, 'matched'), { trace: hitchIds });
-    probeHitch('hitch.root', ROOT_CONTEXT, () => hitchLog.info({ user: USERS[0], ride: RIDES[0] }, 'matched'), {});
-    probeHitch(
-      'hitch.redact',
-      ROOT_CONTEXT,
-      () => hitchRedactLog.info({ req: { method: 'GET', url: PATHS[0], headers: { host: 'rides.internal', authorization: TOKENS[0] } } }, 'request'),
-      { redacted: true },
-    );
-    check('pino.span', 'pino', {});
-    check('otel.span', 'otel', { trace: sdkIds });
-    check('otel.send.span', 'otel.send', { trace: sdkIds });
-    check('pino.redact', 'pino.redact', { redacted: true });
+    }
     if (logProcessor.emitted !== ops.get('otel.send.span')) {
       problems.push(`otel.send.span: ${logProcessor.emitted} log records reached the Logs SDK, expected ${ops.get('otel.send.span')}`);
     }
     return problems;
   }
 
-  const info = () => {
-    const avg = (id) => Math.round(streams[id].chars / Math.max(1, streams[id].lines));
-    return {
-      lineChars: { pino: avg('pino'), otel: avg('otel'), 'otel.send': avg('otel.send'), 'pino.redact': avg('pino.redact') },
-      logSeed: LOG_SEED,
-    };
-  };
+  const info = () => ({ lines, logSeed: LOG_SEED });
 
   async function shutdown() {
     hitchSpan.end();

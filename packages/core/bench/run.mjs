@@ -1,18 +1,25 @@
-// Metrics benchmark of @hitch/core: `npm run bench` (build first; turbo does it for you).
+// Benchmarks of @hitch/core: `npm run bench` (build first; turbo does it for you).
 //
-//   node bench/run.mjs               run, print the table, regenerate docs/benchmarks.md
+//   node bench/run.mjs               run everything, print the tables, regenerate docs/benchmarks.md
 //   node bench/run.mjs --no-write    run and print only
 //   node bench/run.mjs --rounds=15 --batch=200000
+//   node bench/run.mjs --suites=metrics,spans,fetch,logs   (a subset is printed, never written)
+//   node bench/run.mjs --span-batch=20000 --fetch-batch=1000 --log-batch=20000
 //
-// Harness: bench/harness.mjs. Cases and targets: bench/metrics.bench.mjs.
+// Metrics run in this process (bench/metrics.bench.mjs). Tracing, HTTP client and logging start
+// an @opentelemetry/sdk-node each, register globals or patch modules, so every one of them runs in a
+// child process of its own (bench/child.mjs, one after the other, never in parallel) and reports
+// JSON. Harness: bench/harness.mjs. Formatting: bench/report.mjs.
 
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, URL } from 'node:url';
-import { allocationPerOp, getGc, ratioOf, runInterleaved } from './harness.mjs';
+import { allocationPerOp, getGc, ratioOf, runChild, runInterleaved } from './harness.mjs';
 import { setupMetricsBench, VALUE_SEED } from './metrics.bench.mjs';
-import { machineInfo, renderConsole, renderMarkdown } from './report.mjs';
+import { machineInfo, renderConsole, renderMarkdown, renderSectionConsole } from './report.mjs';
 
 const DOC_PATH = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url));
+const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
+const ALL_SUITES = ['metrics', 'spans', 'fetch', 'logs'];
 
 const args = process.argv.slice(2);
 const intArg = (name, fallback) => {
@@ -28,7 +35,11 @@ const settings = {
   warmupRounds: intArg('warmup', 3),
   seed: 1,
 };
-const write = !args.includes('--no-write');
+const suitesArg = args.find((a) => a.startsWith('--suites='));
+const suites = suitesArg === undefined ? ALL_SUITES : suitesArg.slice('--suites='.length).split(',');
+for (const s of suites) if (!ALL_SUITES.includes(s)) throw new Error(`--suites: unknown suite ${s}; known: ${ALL_SUITES.join(', ')}`);
+const complete = ALL_SUITES.every((s) => suites.includes(s));
+const write = !args.includes('--no-write') && complete;
 
 let hitchModule;
 try {
@@ -38,44 +49,79 @@ try {
   throw error;
 }
 
-const bench = setupMetricsBench(hitchModule);
 const started = process.hrtime.bigint();
-const total = settings.warmupRounds + settings.rounds;
-process.stderr.write(`metrics bench: ${bench.cases.length} cases, ${settings.warmupRounds} warm-up + ${settings.rounds} rounds of ${settings.batch} ops\n`);
-const results = runInterleaved(bench.cases, {
-  ...settings,
-  onRound: process.stderr.isTTY ? (round) => process.stderr.write(`\r  round ${round + settings.warmupRounds + 1}/${total}`) : undefined,
-});
-if (process.stderr.isTTY) process.stderr.write('\n');
+const problems = [];
 
-const gc = getGc();
-const allocations = bench.allocations.map((a) => ({ ...a, bytesPerOp: allocationPerOp(a.run, { gc }) }));
-const problems = await bench.verify();
-await bench.shutdown();
+// --- Metrics, in this process -----------------------------------------------------------------
+let rows = [];
+let allocations = [];
+let metricsCases = 0;
+if (suites.includes('metrics')) {
+  const bench = setupMetricsBench(hitchModule);
+  metricsCases = bench.cases.length;
+  const total = settings.warmupRounds + settings.rounds;
+  process.stderr.write(`metrics bench: ${bench.cases.length} cases, ${settings.warmupRounds} warm-up + ${settings.rounds} rounds of ${settings.batch} ops\n`);
+  const results = runInterleaved(bench.cases, {
+    ...settings,
+    onRound: process.stderr.isTTY ? (round) => process.stderr.write(`\r  round ${round + settings.warmupRounds + 1}/${total}`) : undefined,
+  });
+  if (process.stderr.isTTY) process.stderr.write('\n');
+
+  const gc = getGc();
+  allocations = bench.allocations.map((a) => ({ ...a, bytesPerOp: allocationPerOp(a.run, { gc }) }));
+  problems.push(...(await bench.verify()).map((p) => `metrics: ${p}`));
+  await bench.shutdown();
+
+  rows = bench.comparisons.map((c) => {
+    const ratio = ratioOf(results, c.hitch, c.other);
+    return {
+      ...c,
+      hitchNs: results.get(c.hitch).median,
+      otherNs: results.get(c.other).median,
+      ratio,
+      met: c.target === null ? null : ratio.median <= c.target.max,
+    };
+  });
+}
+const metricsSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+
+// --- Tracing, HTTP client, logging: one child process per run, sequentially -------------------
+const CHILD_RUNS = {
+  spans: [
+    ['--suite=spans', '--case=sampled', `--batch=${intArg('span-batch', 20_000)}`],
+    ['--suite=spans', '--case=unsampled', `--batch=${intArg('span-batch', 20_000)}`],
+  ],
+  fetch: [['--suite=fetch', `--batch=${intArg('fetch-batch', 1_000)}`]],
+  logs: [['--suite=logs', `--batch=${intArg('log-batch', 20_000)}`]],
+};
+const sections = [];
+for (const suite of ['spans', 'fetch', 'logs']) {
+  if (!suites.includes(suite)) continue;
+  const results = [];
+  for (const childArgs of CHILD_RUNS[suite]) {
+    const result = await runChild(CHILD, [...childArgs, `--rounds=${settings.rounds}`, `--warmup=${settings.warmupRounds}`]);
+    problems.push(...result.problems.map((p) => `${suite}${result.case === undefined ? '' : ` (${result.case})`}: ${p}`));
+    results.push(result);
+  }
+  sections.push({ suite, results });
+}
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
-const rows = bench.comparisons.map((c) => {
-  const ratio = ratioOf(results, c.hitch, c.other);
-  return {
-    ...c,
-    hitchNs: results.get(c.hitch).median,
-    otherNs: results.get(c.other).median,
-    ratio,
-    met: c.target === null ? null : ratio.median <= c.target.max,
-  };
-});
-
 const report = {
-  settings: { ...settings, valueSeed: VALUE_SEED, cases: bench.cases.length },
+  settings: { ...settings, valueSeed: VALUE_SEED, cases: metricsCases },
   machine: machineInfo(),
   date: new Date(),
   seconds,
+  metricsSeconds,
   rows,
   allocations,
+  sections,
   problems,
 };
 
-console.log(renderConsole(report));
+if (suites.includes('metrics')) console.log(renderConsole({ ...report, seconds: metricsSeconds }));
+for (const section of sections) console.log(`\n${renderSectionConsole(section)}`);
+console.log(`\ntotal ${seconds.toFixed(1)} s`);
 
 if (problems.length > 0) {
   console.error('\nVerification failed, results are not trustworthy:');
@@ -85,4 +131,6 @@ if (problems.length > 0) {
 } else if (write) {
   writeFileSync(DOC_PATH, renderMarkdown(report));
   console.log(`\nwrote ${DOC_PATH}`);
+} else if (!complete && !args.includes('--no-write')) {
+  console.log(`\nOnly ${suites.join(', ')}: ${DOC_PATH} is written by a run of every suite.`);
 }
