@@ -4,6 +4,12 @@ export const ErrorCode = {
   MetricName: 'HITCH_METRIC_NAME',
   MetricRegistration: 'HITCH_METRIC_REGISTRATION',
   Shutdown: 'HITCH_SHUT_DOWN',
+  Timeout: 'HITCH_TIMEOUT',
+  CircuitOpen: 'HITCH_CIRCUIT_OPEN',
+  BulkheadRejected: 'HITCH_BULKHEAD_REJECTED',
+  RetryBudgetExceeded: 'HITCH_RETRY_BUDGET_EXCEEDED',
+  TaskQueueFull: 'HITCH_TASK_QUEUE_FULL',
+  TaskRunnerClosed: 'HITCH_TASK_RUNNER_CLOSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
