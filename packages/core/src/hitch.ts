@@ -25,6 +25,26 @@ import { checkLabelName } from './naming/index.js';
 import type { Tracing, TracingOptions } from './tracing/tracing.js';
 import { createTracing } from './tracing/tracing.js';
 import type { WithSpanOptions } from './tracing/with-span.js';
+import type { Lifecycle, LifecycleOptions } from './lifecycle/index.js';
+import { ShutdownPriority, createLifecycle } from './lifecycle/index.js';
+import type {
+  BulkheadOptions,
+  BulkheadPolicy,
+  CircuitBreakerOptions,
+  FallbackOptions,
+  FallbackPolicy,
+  KeyedBreakers,
+  KeyedBreakersOptions,
+  RetryOptions,
+  RetryPolicy,
+  TimeoutOptions,
+  TimeoutPolicy,
+} from './resilience/index.js';
+import { CircuitBreaker, bulkhead, circuitBreaker, compose, fallback, keyedBreakers, retry, timeout } from './resilience/index.js';
+import type { DrainResult, TaskRunner, TaskRunnerOptions } from './tasks/index.js';
+import { bind, bindEmitter, createTaskRunner, injectContext, runWithExtractedContext } from './tasks/index.js';
+import { createResilienceInstrumentation } from './wiring/resilience-instrumentation.js';
+import { createTaskInstrumentation } from './wiring/task-instrumentation.js';
 
 /** Who is reporting: becomes the OpenTelemetry resource. */
 export interface ServiceOptions {
@@ -67,8 +87,36 @@ export interface HitchOptions {
   readonly httpClient?: HttpClientOptions;
   /** Source of time and timers for every part of Hitch. Defaults to `systemClock`. */
   readonly clock?: Clock;
-  /** Upper bound on `shutdown()`: flushing spans, logs and metrics gives up after this. Defaults to `5000`. */
+  /** Upper bound on `shutdown()`: draining tasks and flushing spans, logs and metrics gives up after this. Defaults to `5000`. */
   readonly shutdownTimeoutMs?: number;
+  /** Graceful-shutdown timings used by `hitch.lifecycle` (pre-stop delay, hook and overall timeouts). */
+  readonly lifecycle?: LifecycleOptions;
+}
+
+/**
+ * `hitch.resilience`: the `@hitch/core/resilience` factories with this instance's clock and
+ * instrumentation (metrics, span events, breaker log lines) filled in.
+ */
+export interface HitchResilience {
+  timeout(options: TimeoutOptions): TimeoutPolicy;
+  retry(options?: RetryOptions): RetryPolicy;
+  circuitBreaker(options?: CircuitBreakerOptions): CircuitBreaker;
+  keyedBreakers(options: KeyedBreakersOptions): KeyedBreakers;
+  bulkhead(options: BulkheadOptions): BulkheadPolicy;
+  fallback<R>(options: FallbackOptions<R>): FallbackPolicy<R>;
+  compose: typeof compose;
+}
+
+/** `hitch.tasks`: task runners traced and measured through this instance, and context helpers. */
+export interface HitchTasks {
+  /** A runner whose tasks run in their submitter's context, with spans and metrics. Drained by `hitch.shutdown()`. */
+  createRunner(options: TaskRunnerOptions): TaskRunner;
+  readonly bind: typeof bind;
+  readonly bindEmitter: typeof bindEmitter;
+  readonly injectContext: typeof injectContext;
+  readonly runWithExtractedContext: typeof runWithExtractedContext;
+  /** Drains every runner created here (stops accepting, waits, aborts what is left at the deadline). */
+  drainAll(options?: { timeoutMs?: number }): Promise<DrainResult>;
 }
 
 /** One Hitch instance per service: pass it explicitly to every integration. */
@@ -84,6 +132,10 @@ export interface Hitch {
   readonly logger: Logger;
   /** The global `fetch`, traced (CLIENT span, W3C headers), measured, optionally through a policy. */
   readonly fetch: HitchFetch;
+  readonly resilience: HitchResilience;
+  readonly tasks: HitchTasks;
+  /** Health checks, shutdown hooks, SIGTERM/SIGINT handling. */
+  readonly lifecycle: Lifecycle;
   /** Shorthand for `hitch.tracing.withSpan`. */
   withSpan<T>(name: string, fn: (span: Span) => T, options?: WithSpanOptions): T;
   /**
@@ -164,6 +216,53 @@ export function createHitch(options: HitchOptions = {}): Hitch {
   });
   const fetch = createFetch({ tracer: tracing.tracer, propagator: tracing.propagator, clock, duration: clientDuration });
 
+  const instrumentation = createResilienceInstrumentation(metrics, logger);
+  const policyDeps = { clock, instrumentation };
+  const resilience: HitchResilience = {
+    timeout: (o) => timeout({ ...policyDeps, ...o }),
+    retry: (o) => retry({ ...policyDeps, ...o }),
+    circuitBreaker: (o) => circuitBreaker({ ...policyDeps, ...o }),
+    keyedBreakers: (o) =>
+      keyedBreakers({
+        ...o,
+        create: (key) => {
+          const created = o.create(key);
+          return created instanceof CircuitBreaker ? created : { ...policyDeps, ...created };
+        },
+      }),
+    bulkhead: (o) => bulkhead({ ...policyDeps, ...o }),
+    fallback: (o) => fallback({ ...policyDeps, ...o }),
+    compose,
+  };
+
+  const taskInstrumentation = createTaskInstrumentation(metrics, logger);
+  const runners = new Set<TaskRunner>();
+  const drainAll = async (drainOptions: { timeoutMs?: number } = {}): Promise<DrainResult> => {
+    const results = await Promise.all([...runners].map((runner) => runner.drain(drainOptions)));
+    return results.reduce((sum, r) => ({ completed: sum.completed + r.completed, aborted: sum.aborted + r.aborted }), { completed: 0, aborted: 0 });
+  };
+  const tasks: HitchTasks = {
+    createRunner(runnerOptions) {
+      const runner = createTaskRunner(runnerOptions, { tracer: tracing.tracer, clock, instrumentation: taskInstrumentation });
+      runners.add(runner);
+      return runner;
+    },
+    bind,
+    bindEmitter,
+    injectContext,
+    runWithExtractedContext,
+    drainAll,
+  };
+
+  const lifecycle = createLifecycle(options.lifecycle, { clock, logger });
+
+  // A signal-driven shutdown drains tasks, then flushes telemetry, after the user's own hooks
+  // that stop accepting work (priority 10).
+  lifecycle.onShutdown('drain tasks', () => drainAll({ timeoutMs: shutdownTimeoutMs / 2 }).then(() => undefined), {
+    priority: ShutdownPriority.DrainTasks,
+  });
+  lifecycle.onShutdown('flush telemetry', () => shutdown(), { priority: ShutdownPriority.FlushTelemetry });
+
   let shutdownPromise: Promise<void> | undefined;
   return {
     service,
@@ -174,24 +273,33 @@ export function createHitch(options: HitchOptions = {}): Hitch {
     tracing,
     logger,
     fetch,
+    resilience,
+    tasks,
+    lifecycle,
     withSpan: tracing.withSpan,
-    shutdown() {
-      shutdownPromise ??= (async () => {
-        stopRuntime?.();
-        const results = await withTimeout(
-          Promise.allSettled([tracing.shutdown(), flushLogs(), metrics.shutdown()]),
-          shutdownTimeoutMs,
-          clock,
-        );
-        if (results === 'timeout') {
-          process.emitWarning(`hitch.shutdown() gave up after ${shutdownTimeoutMs} ms; some telemetry may not have been flushed`, {
-            code: 'HITCH_SHUTDOWN_TIMEOUT',
-          });
-        }
-      })();
-      return shutdownPromise;
-    },
+    shutdown,
   };
+
+  function shutdown(): Promise<void> {
+    shutdownPromise ??= (async () => {
+      const results = await withTimeout(
+        (async () => {
+          // Tasks first (they may still emit spans and logs), then telemetry.
+          await drainAll({ timeoutMs: shutdownTimeoutMs / 2 });
+          stopRuntime?.();
+          return Promise.allSettled([tracing.shutdown(), flushLogs(), metrics.shutdown()]);
+        })(),
+        shutdownTimeoutMs,
+        clock,
+      );
+      if (results === 'timeout') {
+        process.emitWarning(`hitch.shutdown() gave up after ${shutdownTimeoutMs} ms; some telemetry may not have been flushed`, {
+          code: 'HITCH_SHUTDOWN_TIMEOUT',
+        });
+      }
+    })();
+    return shutdownPromise;
+  }
 }
 
 /** Resolves with `promise`'s value, or 'timeout' after `ms` (the timer never keeps the process alive). */

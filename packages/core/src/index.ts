@@ -1,6 +1,6 @@
 // The public surface of @hitch/core. Every export is named here; nothing else is public.
 export { createHitch } from './hitch.js';
-export type { Hitch, HitchOptions, HttpClientOptions, MetricsOptions, ServiceOptions } from './hitch.js';
+export type { Hitch, HitchOptions, HitchResilience, HitchTasks, HttpClientOptions, MetricsOptions, ServiceOptions } from './hitch.js';
 
 export type { Tracing, TracingOptions, TraceExporterKind } from './tracing/tracing.js';
 export { recordError } from './tracing/with-span.js';
@@ -24,6 +24,87 @@ export type { LogLevel, Logger, LoggingOptions } from './logging/index.js';
 
 export type { ClientDurationLabels, HitchFetch, HitchRequestInit } from './http-client/fetch.js';
 export type { Policy, PolicyExecuteOptions } from './policy/policy.js';
+
+// Resilience: also available alone as @hitch/core/resilience.
+export {
+  Backoff,
+  BulkheadPolicy,
+  CircuitBreaker,
+  CircuitState,
+  ComposedPolicy,
+  FallbackPolicy,
+  KeyedBreakers,
+  RetryBudget,
+  RetryOutcome,
+  RetryPolicy,
+  TimeoutPolicy,
+  bulkhead,
+  circuitBreaker,
+  circuitBreakerDefaults,
+  compose,
+  defaultRetryOn,
+  fallback,
+  keyedBreakers,
+  retry,
+  retryBudget,
+  timeout,
+} from './resilience/index.js';
+export type {
+  AdaptiveModeOptions,
+  BackoffOptions,
+  BulkheadOptions,
+  CircuitBreakerMode,
+  CircuitBreakerOptions,
+  ComposablePolicy,
+  ConstantBackoffOptions,
+  DecorrelatedJitterBackoffOptions,
+  ExecuteOptions,
+  FallbackOptions,
+  FullJitterBackoffOptions,
+  KeyedBreakersOptions,
+  PolicyBaseOptions,
+  ResilienceInstrumentation,
+  ResiliencePolicy,
+  RetryBudgetOptions,
+  RetryOptions,
+  TimeoutOptions,
+} from './resilience/index.js';
+export {
+  BulkheadRejectedError,
+  CircuitOpenError,
+  RetryBudgetExceededError,
+  TaskQueueFullError,
+  TaskRunnerClosedError,
+  TimeoutError,
+  isBulkheadRejectedError,
+  isCircuitOpenError,
+  isRetryBudgetExceededError,
+  isTaskQueueFullError,
+  isTaskRunnerClosedError,
+  isTimeoutError,
+} from './errors/resilience-errors.js';
+
+export { bind, bindEmitter, createTaskRunner, injectContext, runWithExtractedContext } from './tasks/index.js';
+export type { DrainOptions, DrainResult, EmitterContextMode, SubmitOptions, TaskInstrumentation, TaskOutcome, TaskRunner, TaskRunnerOptions } from './tasks/index.js';
+
+export { LIFECYCLE_DEFAULTS, ShutdownPriority, createLifecycle } from './lifecycle/index.js';
+export type {
+  HandleSignalsOptions,
+  HealthCheck,
+  HealthCheckKind,
+  HealthCheckOptions,
+  HealthCheckResult,
+  HealthDetails,
+  HealthRegistry,
+  HealthReport,
+  HealthStatus,
+  Lifecycle,
+  LifecycleLogger,
+  LifecycleOptions,
+  LifecycleState,
+  ShutdownHookOptions,
+  ShutdownReport,
+} from './lifecycle/index.js';
 
 export { systemClock } from './clock/clock.js';
 export type { Clock, TimerHandle } from './clock/clock.js';

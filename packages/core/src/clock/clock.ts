@@ -1,5 +1,8 @@
 import { performance } from 'node:perf_hooks';
 
+// Read once: the getter costs about a third of a now() call, and policies read the clock per call.
+const timeOrigin = performance.timeOrigin;
+
 /** An opaque handle returned by {@link Clock.setTimeout}. */
 export type TimerHandle = unknown;
 
@@ -21,7 +24,7 @@ export interface Clock {
  * does not step when the wall clock is adjusted, so durations never come out negative.
  */
 export const systemClock: Clock = {
-  now: () => performance.timeOrigin + performance.now(),
+  now: () => timeOrigin + performance.now(),
   setTimeout(fn, ms) {
     const timer = setTimeout(fn, ms);
     timer.unref();
