@@ -34,6 +34,27 @@ describe('a process using Hitch exits by itself', () => {
     expect(result).toEqual({ code: 0, stderr: '' });
   });
 
+  it('with idle resilience policies and task runners, without shutdown()', async () => {
+    const result = await runScript(`
+      import { createHitch } from ${JSON.stringify(dist)};
+      const hitch = createHitch({ service: { name: 'exit' }, tracing: { exporter: 'none' }, logging: { level: 'silent' } });
+      const r = hitch.resilience;
+      const policy = r.compose(r.retry({ backoff: { kind: 'constant', delayMs: 5 }, budget: false }), r.circuitBreaker({ name: 'b' }), r.timeout({ timeoutMs: 60000 }));
+      let calls = 0;
+      for (let i = 0; i < 50; i++) await policy.execute(async () => { if (++calls % 3 === 0) throw new Error('flaky'); return 1; });
+      const keyed = r.keyedBreakers({ maxKeys: 10, create: () => ({ probeTimeoutMs: 60000 }) });
+      for (let i = 0; i < 20; i++) await keyed.execute('host' + i, async () => 1);
+      const bulkhead = r.bulkhead({ maxConcurrent: 2, queueLimit: 5 });
+      await Promise.all([1, 2, 3].map(() => bulkhead.execute(async () => 1)));
+      const runner = hitch.tasks.createRunner({ name: 'jobs', timeoutMs: 60000 });
+      await runner.submit('job', async () => 1);
+      hitch.lifecycle.health.register('db', () => undefined, { timeoutMs: 60000 });
+      await hitch.lifecycle.health.readiness();
+      hitch.lifecycle.handleSignals();
+    `);
+    expect(result).toEqual({ code: 0, stderr: '' });
+  });
+
   it('after serve() and shutdown()', async () => {
     const result = await runScript(`
       import { createHitch } from ${JSON.stringify(dist)};

@@ -127,7 +127,7 @@ describe('hitch.fetch failures', () => {
     }
   });
 
-  it('runs each attempt through the policy with its own CLIENT span', async () => {
+  it('runs each attempt through the policy with its own CLIENT span; 5xx counts as a failed attempt', async () => {
     const hitch = createHitch({ service: { name: 'c' }, tracing: { exporter: 'memory' }, metrics: { runtimeMetrics: false }, logging: { level: 'silent' } });
     let calls = 0;
     const server = createServer((_req, res) => {
@@ -136,15 +136,7 @@ describe('hitch.fetch failures', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    // A minimal retry policy, standing in for @hitch/core's resilience policies.
-    const retryOn503 = {
-      async execute<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-        for (let attempt = 1; ; attempt++) {
-          const result = await fn(new AbortController().signal);
-          if ((result as Response).status !== 503 || attempt === 3) return result;
-        }
-      },
-    };
+    const retryOn503 = hitch.resilience.retry({ maxAttempts: 3, backoff: { kind: 'constant', delayMs: 0 }, budget: false });
     try {
       const response = await hitch.fetch(`http://127.0.0.1:${port}/`, { policy: retryOn503, spanName: 'quote' });
       expect(response.status).toBe(200);
@@ -154,6 +146,9 @@ describe('hitch.fetch failures', () => {
         ['quote', 1, 503],
         ['quote', 2, 200],
       ]);
+      const { body } = await hitch.metrics.render();
+      expect(valueOf(body, 'hitch_retry_attempts_total', { outcome: 'retry' })).toBe(2);
+      expect(valueOf(body, 'hitch_retry_attempts_total', { outcome: 'success' })).toBe(1);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await hitch.shutdown();

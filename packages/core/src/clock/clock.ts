@@ -13,24 +13,35 @@ export type TimerHandle = unknown;
 export interface Clock {
   /** Milliseconds since the Unix epoch (may be fractional). */
   now(): number;
-  /** Schedules `fn` after `ms`. The returned timer must not keep the process alive. */
+  /**
+   * Schedules `fn` after `ms`. Like Node's timer, it keeps the process alive until it fires or is
+   * cleared: someone is waiting on it (a retry backoff, a timeout). Background timers call
+   * {@link unrefTimer} on the handle.
+   */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
 
 /**
- * The real clock: `unref()`ed Node timers, and a high-resolution `now()` aligned to the Unix
+ * The real clock: Node timers, and a high-resolution `now()` aligned to the Unix
  * epoch at process start (`performance.timeOrigin + performance.now()`). It is monotonic: it
  * does not step when the wall clock is adjusted, so durations never come out negative.
  */
 export const systemClock: Clock = {
   now: () => timeOrigin + performance.now(),
   setTimeout(fn, ms) {
-    const timer = setTimeout(fn, ms);
-    timer.unref();
-    return timer;
+    return setTimeout(fn, ms);
   },
   clearTimeout(handle) {
     clearTimeout(handle as NodeJS.Timeout);
   },
 };
+
+/**
+ * Lets a background timer (a periodic sweep) not keep the process alive. Works on handles of
+ * any clock that has an `unref()` (Node timers); a no-op for others (fake clocks).
+ */
+export function unrefTimer(handle: TimerHandle): void {
+  const unref = (handle as { unref?: unknown } | null)?.unref;
+  if (typeof unref === 'function') (unref as () => void).call(handle);
+}

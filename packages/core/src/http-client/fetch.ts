@@ -9,6 +9,28 @@ export interface HitchRequestInit extends RequestInit {
   readonly policy?: Policy;
   /** Span name. Defaults to the HTTP method, as the semantic conventions say (`GET`). */
   readonly spanName?: string;
+  /**
+   * With a policy: which responses count as a failed attempt (so retries and breakers see them).
+   * If the policy gives up on such a response, `hitch.fetch` still resolves with it, as `fetch`
+   * would. Defaults to status 5xx and 429.
+   */
+  readonly failOn?: (response: Response) => boolean;
+}
+
+/** The error a failing response (see `failOn`) becomes inside a policy; carries the response. */
+export class HttpResponseError extends Error {
+  readonly response: Response;
+  readonly isHttpResponseError = true;
+
+  constructor(response: Response) {
+    super(`HTTP ${response.status} ${response.statusText}`.trim());
+    this.name = 'HttpResponseError';
+    this.response = response;
+  }
+}
+
+export function defaultFailOn(response: Response): boolean {
+  return response.status >= 500 || response.status === 429;
 }
 
 /** `hitch.fetch`: the global `fetch`, traced, measured and propagating context. */
@@ -44,7 +66,7 @@ export function createFetch(deps: FetchDependencies): HitchFetch {
   const { tracer, propagator, clock, duration } = deps;
 
   return async function hitchFetch(input, init = {}) {
-    const { policy, spanName, ...requestInit } = init;
+    const { policy, spanName, failOn = defaultFailOn, ...requestInit } = init;
     const target = describeTarget(input, requestInit);
     const parent = contextApi.active();
     let resendCount = 0;
@@ -78,7 +100,26 @@ export function createFetch(deps: FetchDependencies): HitchFetch {
     };
 
     if (policy === undefined) return attempt(requestInit.signal ?? undefined);
-    return policy.execute((signal) => attempt(signal), requestInit.signal ? { signal: requestInit.signal } : undefined);
+    let previous: Response | undefined;
+    try {
+      return await policy.execute(async (signal) => {
+        // A failed response that is being retried is dropped: free its connection.
+        if (previous !== undefined) void previous.body?.cancel().catch(() => undefined);
+        const response = await attempt(signal);
+        if (failOn(response)) {
+          previous = response;
+          throw new HttpResponseError(response);
+        }
+        return response;
+      }, requestInit.signal ? { signal: requestInit.signal } : undefined);
+    } catch (error) {
+      if (error instanceof HttpResponseError) return error.response;
+      if (error instanceof Error && error.cause instanceof HttpResponseError) {
+        // e.g. a retry budget refusal whose cause is the last failed response.
+        return error.cause.response;
+      }
+      throw error;
+    }
   };
 
   function observe(ctx: Context, start: number, target: Target, statusCode: string): void {

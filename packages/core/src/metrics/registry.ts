@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock, TimerHandle } from '../clock/clock.js';
+import { unrefTimer } from '../clock/clock.js';
 import { InvalidOptionError, ShutdownError } from '../errors/hitch-error.js';
 import { MetricNameError, MetricRegistrationError } from '../errors/metric-errors.js';
 import type { MetricType } from '../naming/index.js';
@@ -375,8 +376,10 @@ export class MetricsRegistry {
       if (this.closed) return;
       this.sweep();
       this.sweepTimer = this.clock.setTimeout(tick, this.sweepIntervalMs);
+      unrefTimer(this.sweepTimer);
     };
     this.sweepTimer = this.clock.setTimeout(tick, interval);
+    unrefTimer(this.sweepTimer);
   }
 
   private countOverflow(metric: string, label: string): void {
