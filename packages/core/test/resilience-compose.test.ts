@@ -2,6 +2,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { isTimeoutError } from '../src/errors/resilience-errors.js';
 import type { Policy, PolicyExecuteOptions } from '../src/policy/policy.js';
 import { bulkhead } from '../src/resilience/bulkhead.js';
+import { circuitBreaker } from '../src/resilience/circuit-breaker.js';
 import type { NestedNext } from '../src/resilience/compose.js';
 import { ComposedPolicy, compose, executeNested } from '../src/resilience/compose.js';
 import { fallback } from '../src/resilience/fallback.js';
@@ -270,5 +271,47 @@ describe('compose: options', () => {
   it('needs objects with execute', () => {
     expect(() => compose(retry(), {} as never)).toThrow('compose[1]: should be a policy with an execute(fn, options) method, got an object');
     expect(() => compose(null as never)).toThrow('compose[0]: should be a policy with an execute(fn, options) method, got null');
+  });
+});
+
+describe('compose with a circuit breaker (its composition fast path)', () => {
+  it('closed: each attempt still gets a signal of its own, from the inner timeout', async () => {
+    const clock = new FakeClock();
+    const policy = compose(retry({ clock, maxAttempts: 2, backoff: { kind: 'constant', delayMs: 0 }, budget: false }), circuitBreaker({ clock }), timeout({ clock, timeoutMs: 100 }));
+    const signals: AbortSignal[] = [];
+    let calls = 0;
+    const pending = policy.execute(async (signal) => {
+      signals.push(signal);
+      if (++calls === 1) throw new Error('first fails');
+      return 'ok';
+    });
+    await Promise.resolve();
+    clock.advance(0);
+    expect(await pending).toBe('ok');
+    await policy.execute(async (signal) => {
+      signals.push(signal);
+      return 'again';
+    });
+    expect(new Set(signals).size).toBe(3);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('half-open: the probe timeout aborts the signal the inner policies see', async () => {
+    const clock = new FakeClock();
+    const breaker = circuitBreaker({ clock, minimumCalls: 1, openDurationMs: 1000, probeTimeoutMs: 50 });
+    const policy = compose(breaker, timeout({ clock, timeoutMs: 10_000 }));
+    await policy.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
+    expect(breaker.state).toBe('open');
+    clock.advance(1000);
+    let seen: AbortSignal | undefined;
+    const probe = policy.execute((signal) => {
+      seen = signal;
+      return new Promise<never>(() => undefined);
+    });
+    clock.advance(50);
+    await expect(probe).rejects.toSatisfy(isTimeoutError);
+    expect(seen?.aborted).toBe(true);
+    expect(breaker.state).toBe('open');
+    expect(clock.pendingTimers).toBe(0);
   });
 });

@@ -6,6 +6,8 @@ import type { PolicyExecuteOptions } from '../policy/policy.js';
 import { AdaptiveThrottle } from './adaptive-throttle.js';
 import { AttemptSignal, raceAbort } from './attempt-signal.js';
 import { SlidingWindow } from './sliding-window.js';
+import type { NestedExecutable, NestedNext } from './compose.js';
+import { executeNested } from './compose.js';
 import { CircuitState } from './types.js';
 import type { PolicyBaseOptions, ResilienceInstrumentation, ResiliencePolicy } from './types.js';
 
@@ -209,7 +211,10 @@ const everyError = (): boolean => true;
  * Each call's `fn` gets its own signal: the caller's when it passed one (closed state), else
  * a signal no other running call has (see {@link CircuitBreaker.execute}).
  */
-export class CircuitBreaker implements ResiliencePolicy {
+/** How the breaker calls the work: with the call's signal (`execute`), or ignoring it (the composition fast path). */
+type Invoke<T> = (signal: AbortSignal | undefined) => Promise<T>;
+
+export class CircuitBreaker implements ResiliencePolicy, NestedExecutable {
   readonly name: string;
   /** Reusable signals for calls without a caller signal (see `releaseSignal`). */
   private readonly signalPool: AbortSignal[] = [];
@@ -341,8 +346,21 @@ export class CircuitBreaker implements ResiliencePolicy {
    * unhandled rejection: always await or catch what `execute` returns.
    */
   execute<T>(fn: (signal: AbortSignal) => Promise<T>, options?: PolicyExecuteOptions): Promise<T> {
-    if (this.current === CLOSED) return this.run(fn, options?.signal, options?.deadline);
-    return this.admit(fn, options?.signal, options?.deadline);
+    if (this.current === CLOSED) return this.run(fn as Invoke<T>, options?.signal, options?.deadline, true);
+    return this.admit(fn as Invoke<T>, fn, options?.signal, options?.deadline, true);
+  }
+
+  /**
+   * The composition fast path (see `executeNested` in compose.ts). Outside half-open probes the
+   * breaker never aborts a call, so the next policy inward gets the caller's options as they
+   * are and derives its own per-attempt signal; a probe hands it the probe's signal instead.
+   */
+  [executeNested]<T>(next: NestedNext<T>, options: PolicyExecuteOptions | undefined): Promise<T> {
+    const direct: Invoke<T> = () => next(options);
+    const deadline = options?.deadline;
+    const probe = (signal: AbortSignal): Promise<T> => next(deadline === undefined ? { signal } : { signal, deadline });
+    if (this.current === CLOSED) return this.run(direct, options?.signal, deadline, false);
+    return this.admit(direct, probe, options?.signal, deadline, false);
   }
 
   /**
@@ -372,7 +390,13 @@ export class CircuitBreaker implements ResiliencePolicy {
   }
 
   /** Every state but closed. */
-  private admit<T>(fn: (signal: AbortSignal) => Promise<T>, caller: AbortSignal | undefined, deadline: number | undefined): Promise<T> {
+  private admit<T>(
+    fn: Invoke<T>,
+    probeFn: (signal: AbortSignal) => Promise<T>,
+    caller: AbortSignal | undefined,
+    deadline: number | undefined,
+    ownSignal: boolean,
+  ): Promise<T> {
     const state = this.current;
     switch (state.kind) {
       case 'open': {
@@ -380,11 +404,11 @@ export class CircuitBreaker implements ResiliencePolicy {
         if (now < state.until) return this.reject(CircuitState.Open, state.until - now);
         const halfOpen: HalfOpenState = { kind: 'half_open', probesInFlight: 0, successes: 0 };
         this.moveTo(halfOpen, CircuitState.HalfOpen);
-        return this.probe(halfOpen, fn, caller, deadline, now);
+        return this.probe(halfOpen, probeFn, caller, deadline, now);
       }
       case 'half_open':
         if (state.probesInFlight >= this.halfOpenProbes) return this.reject(CircuitState.HalfOpen, undefined);
-        return this.probe(state, fn, caller, deadline, this.now());
+        return this.probe(state, probeFn, caller, deadline, this.now());
       case 'adaptive': {
         const throttle = this.throttle as AdaptiveThrottle;
         const now = this.now();
@@ -392,12 +416,12 @@ export class CircuitBreaker implements ResiliencePolicy {
           this.updateShedding(throttle.rejectProbability(now) > 0);
           return this.reject(CircuitState.Open, undefined);
         }
-        return this.run(fn, caller, deadline);
+        return this.run(fn, caller, deadline, ownSignal);
       }
       case 'isolated':
         return this.reject(CircuitState.Open, undefined);
       default:
-        return this.run(fn, caller, deadline);
+        return this.run(fn, caller, deadline, ownSignal);
     }
   }
 
@@ -407,7 +431,7 @@ export class CircuitBreaker implements ResiliencePolicy {
    * `await` costs what it would without the breaker. The breaker's reaction is registered
    * first, so it has counted the call before the caller resumes.
    */
-  private run<T>(fn: (signal: AbortSignal) => Promise<T>, caller: AbortSignal | undefined, deadline: number | undefined): Promise<T> {
+  private run<T>(fn: Invoke<T>, caller: AbortSignal | undefined, deadline: number | undefined, ownSignal: boolean): Promise<T> {
     let start = 0;
     if (this.timed || deadline !== undefined) {
       start = this.now();
@@ -415,7 +439,10 @@ export class CircuitBreaker implements ResiliencePolicy {
     }
     if (caller !== undefined && caller.aborted) return Promise.reject(caller.reason as Error);
     const generation = this.generation;
-    const signal = caller ?? takeSignal(this.signalPool);
+    // A call gets a signal of its own when the caller passed none, unless the next policy
+    // inward makes one (the composition fast path).
+    const pooled = caller === undefined && ownSignal;
+    const signal = pooled ? takeSignal(this.signalPool) : caller;
     let work: Promise<T>;
     try {
       work = fn(signal);
@@ -425,12 +452,12 @@ export class CircuitBreaker implements ResiliencePolicy {
     }
     work.then(
       () => {
-        if (caller === undefined) releaseSignal(this.signalPool, signal);
+        if (pooled) releaseSignal(this.signalPool, signal as AbortSignal);
         this.record(generation, start, false);
       },
       (error: unknown) => {
-        if (caller === undefined) releaseSignal(this.signalPool, signal);
-        else if (caller.aborted) return;
+        if (pooled) releaseSignal(this.signalPool, signal as AbortSignal);
+        else if (caller !== undefined && caller.aborted) return;
         this.record(generation, start, this.failed(error));
       },
     );
