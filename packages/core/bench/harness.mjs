@@ -130,28 +130,77 @@ export function allocationPerOp(run, { gc, n = 2_000, reps = 15, warm = 200_000 
  * runInterleaved for cases whose `run(n)` returns a promise (I/O: a batch of awaited requests).
  * Same seeded shuffle, warm-up rounds and per-round samples. A case may also have `before()` and
  * `after()`, called outside the timed region around each of its batches (e.g. to turn an
- * instrumentation on for that case only and check it is off for the others).
+ * instrumentation on for that case only and check it is off for the others), and its own
+ * `batch` (operations per batch; default: the `batch` option). With `yieldToEventLoop`, the event
+ * loop turns once (a `setImmediate`) before each batch, outside the timed region: a batch of
+ * promises that settle at once runs entirely in microtasks, so without it timers (a library's
+ * own interval, say) would never fire during the whole run.
  * @returns Map id -> { samples: number[] (ns/op per round), median: number }
  */
-export async function runInterleavedAsync(cases, { rounds, batch, warmupRounds, seed = 1, onRound }) {
+export async function runInterleavedAsync(cases, { rounds, batch, warmupRounds, seed = 1, onRound, yieldToEventLoop = false }) {
   const random = mulberry32(seed);
   const samples = new Map(cases.map((c) => [c.id, []]));
   const order = [...cases];
   for (let round = -warmupRounds; round < rounds; round++) {
     shuffle(order, random);
     for (const c of order) {
+      const n = c.batch ?? batch;
+      if (yieldToEventLoop) await new Promise((resolve) => setImmediate(resolve));
       if (c.before) c.before();
       const start = process.hrtime.bigint();
-      await c.run(batch);
+      await c.run(n);
       const elapsed = process.hrtime.bigint() - start;
       if (c.after) c.after();
-      if (round >= 0) samples.get(c.id).push(Number(elapsed) / batch);
+      if (round >= 0) samples.get(c.id).push(Number(elapsed) / n);
     }
     if (onRound) onRound(round);
   }
   const results = new Map();
   for (const [id, s] of samples) results.set(id, { samples: s, median: median(s) });
   return results;
+}
+
+/**
+ * allocationPerOp for a `run(n)` that returns a promise of work that settles without I/O (only
+ * microtasks, so no other code of the process runs in between). Same method: full GC, `heapUsed`,
+ * a batch, `heapUsed`, batches with a GC discarded, the fixed cost (a batch of `unit`) subtracted.
+ * `unit`: the smallest batch `run` accepts (e.g. 100 for batches of 100 calls in flight); `n`
+ * must be a multiple of it. `fullGcs`: full collections before each batch (one is enough where a
+ * full GC is slow and the code under test leaves no finalizers or weak references to clear).
+ */
+export async function allocationPerOpAsync(run, { gc, n = 1_000, unit = 1, reps = 15, warm = 20_000, fullGcs = 2 }) {
+  if (gc === undefined) return undefined;
+  await run(warm);
+  const bytesFor = async (ops) => {
+    const deltas = [];
+    for (let attempt = 0; deltas.length < reps && attempt < reps * 4; attempt++) {
+      for (let i = 0; i < fullGcs; i++) gc();
+      const profiler = new GCProfiler();
+      profiler.start();
+      const before = process.memoryUsage().heapUsed;
+      await run(ops);
+      const after = process.memoryUsage().heapUsed;
+      const { statistics } = profiler.stop();
+      if (statistics.length === 0) deltas.push(after - before);
+    }
+    return deltas.length === 0 ? undefined : median(deltas);
+  };
+  const fixed = await bytesFor(unit);
+  const total = await bytesFor(n);
+  if (fixed === undefined || total === undefined) return undefined;
+  return Math.max(0, total - fixed) / (n - unit);
+}
+
+/**
+ * Ratio of overheads from interleaved results: per round, (a - base) / (b - base), where `base`
+ * is the bare operation measured in the same round; median, 25th and 75th percentile over rounds.
+ */
+export function overheadRatioOf(results, a, b, base) {
+  const sa = results.get(a).samples;
+  const sb = results.get(b).samples;
+  const s0 = results.get(base).samples;
+  const perRound = sa.map((x, i) => (x - s0[i]) / (sb[i] - s0[i]));
+  return { median: median(perRound), p25: quantile(perRound, 0.25), p75: quantile(perRound, 0.75) };
 }
 
 /** Prefix of the one stdout line on which a child benchmark process prints its JSON result. */

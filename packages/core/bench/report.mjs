@@ -67,7 +67,8 @@ export function renderMarkdown(report) {
   out.push('');
   out.push(
     'Sections: [metrics](#metrics) (Hitch against prom-client and the OpenTelemetry metrics SDK), then, against `@opentelemetry/sdk-node` ' +
-      'and its instrumentations: [tracing](#tracing-withspan-around-a-no-op), [HTTP client](#http-client-hitchfetch) and [logging](#logging-a-line-inside-a-span-and-redaction).',
+      'and its instrumentations: [tracing](#tracing-withspan-around-a-no-op), [HTTP client](#http-client-hitchfetch) and [logging](#logging-a-line-inside-a-span-and-redaction); ' +
+      'then resilience policies against cockatiel and opossum: [resilience](#resilience-timeout-retry-circuit-breaker).',
   );
   out.push('');
   out.push('## Metrics');
@@ -384,7 +385,213 @@ function logsSection([result]) {
   return out;
 }
 
-const SECTIONS = { spans: spansSection, fetch: fetchSection, logs: logsSection };
+// --- Resilience policies ---------------------------------------------------------------------
+
+const LIBS = { base: 'bare `await fn()`', hitch: 'Hitch', hitchInstr: '`hitch.resilience.*`', cockatiel: 'cockatiel', opossum: 'opossum' };
+const MODE_TEXT = { seq: 'sequential', par: '100 in flight' };
+const targetMet = (r) => r.target !== null && r.met;
+
+/** Hitch / competitor cell of a comparison: the overhead with the total in parentheses, or the total. */
+function resilienceCells(r) {
+  if (r.measure !== 'overhead') return [ns(r.hitchNs), ns(r.otherNs)];
+  return [`${ns(r.hitchNs - r.baseNs)} (${ns(r.hitchNs)})`, `${ns(r.otherNs - r.baseNs)} (${ns(r.otherNs)})`];
+}
+
+function resilienceComparisonName(r, scenarios) {
+  const title = scenarios.find((s) => s.key === r.scenario).title;
+  return r.instrumented ? `${title}: \`hitch.resilience.*\`` : `${title}: Hitch`;
+}
+
+function resilienceSection([result]) {
+  const s = result.settings;
+  const { scenarios, samples, inFlight, unit } = result.info;
+  const m = result.medians;
+  const targeted = result.rows.filter((r) => r.target !== null);
+  const missed = targeted.filter((r) => !targetMet(r));
+  const out = [];
+  out.push('## Resilience: timeout, retry, circuit breaker');
+  out.push('');
+  out.push(
+    "Hitch's policies used standalone (`@hitch/core/resilience`, no instrumentation) against [cockatiel](https://github.com/connor4312/cockatiel) and " +
+      `[opossum](https://github.com/nodeshift/opossum), side by side in one process, around a trivial \`async () => 1\`: one call at a time (sequential) and ${inFlight} calls in flight. ` +
+      'One informational column and rows show the same policies created through `hitch.resilience.*` (instrumented: metrics, span events). ' +
+      'The suite is `packages/core/bench/resilience.bench.mjs` (asked for as `resilience.bench.ts`: the suites are ES modules run by plain Node.js 20, which has no type stripping, and no TypeScript loader is installed).',
+  );
+  out.push('');
+  out.push(
+    `**Targets met: ${targeted.length - missed.length} of ${targeted.length}.**` +
+      (missed.length > 0
+        ? ` Missed: ${missed.map((r) => `${resilienceComparisonName(r, scenarios)} vs ${r.competitor}, ${MODE_TEXT[r.mode]} (${r.measure} ratio ${ratio(r.ratio.median)}, target ${r.target.text})`).join('; ')}.`
+        : ''),
+  );
+  out.push('');
+  out.push('### Time per call');
+  out.push('');
+  out.push(
+    `Median ns per call over the rounds. Baseline, the bare \`await fn()\` measured in the same rounds: ${ns(m['base.call.seq'])} ns sequential, ` +
+      `${ns(m['base.call.par'])} ns per call with ${inFlight} in flight. “—”: the library has no such policy (opossum has no retry; its one object is a breaker with a timeout).`,
+  );
+  out.push('');
+  out.push('| policy | calls | Hitch | `hitch.resilience.*` | cockatiel | opossum |');
+  out.push('| --- | --- | ---: | ---: | ---: | ---: |');
+  const cell = (id) => (m[id] === undefined ? '—' : ns(m[id]));
+  const policyText = {
+    breaker: 'breaker alone (opossum: `timeout: false`)',
+    retry: 'retry alone',
+    timeout: 'timeout alone',
+    composed: 'retry + breaker + timeout (cockatiel: `wrap`)',
+    breakerTimeout: 'breaker + timeout (Hitch: `compose(breaker, timeout)`; opossum: `timeout: 1000`)',
+    reject: 'rejection by an open breaker',
+  };
+  for (const { key } of scenarios) {
+    for (const mode of ['seq', 'par']) {
+      out.push(
+        `| ${policyText[key]} | ${MODE_TEXT[mode]} | ${cell(`hitch.${key}.${mode}`)} | ${cell(`hitchInstr.${key}.${mode}`)} | ${cell(`cockatiel.${key}.${mode}`)} | ${cell(`opossum.${key}.${mode}`)} |`,
+      );
+    }
+  }
+  out.push('');
+  out.push('### Comparisons and targets');
+  out.push('');
+  out.push(
+    'Ratio below 1: Hitch is cheaper. *overhead*: per round, (Hitch − baseline) ÷ (competitor − baseline), the baseline being the bare call of the same round; ' +
+      'the Hitch and competitor cells then show the overhead, with the total in parentheses. *total*: Hitch time ÷ competitor time per call. ' +
+      'The ratio is the median of the per-round ratios, IQR their 25th–75th percentile. An overhead is a difference of two measured times, so its ratio is noisier than a ratio of totals.',
+  );
+  out.push('');
+  out.push('| comparison | calls | competitor | measure | ratio | IQR | target | met | Hitch ns | competitor ns |');
+  out.push('| --- | --- | --- | --- | ---: | ---: | --- | :---: | ---: | ---: |');
+  const ordered = [...result.rows].sort((a, b) => Number(a.instrumented === true) - Number(b.instrumented === true));
+  for (const r of ordered) {
+    const [h, o] = resilienceCells(r);
+    out.push(
+      `| ${resilienceComparisonName(r, scenarios)} | ${MODE_TEXT[r.mode]} | ${r.competitor} | ${r.measure} | **${ratio(r.ratio.median)}** | ${ratio(r.ratio.p25)}–${ratio(r.ratio.p75)} | ` +
+        `${r.target === null ? 'information' : r.target.text} | ${met(r)} | ${h} | ${o} |`,
+    );
+  }
+  out.push('');
+  out.push(
+    'Reading: on Node.js 20 creating an `AbortSignal` costs microseconds, more than anything else in these rows, and building an `Error` with its stack trace costs about as much. ' +
+      "Where a policy gives every call or attempt a signal of its own, that dominates its row: opossum creates none (its timeout is a timer only), cockatiel's retry and breaker pass on " +
+      "the caller's signal or one shared never-aborted signal, its timeout derives a new one per call.",
+  );
+  out.push('');
+  out.push('### Heap allocation per call');
+  out.push('');
+  out.push(
+    `Sequential calls. Rough, as above: one full GC, \`heapUsed\`, a batch of ${s.allocationBatch} calls, \`heapUsed\` again, batches with a GC discarded, ` +
+      `the fixed cost (a 1-call batch) subtracted; median of ${s.allocationReps} batches, after the timing rounds in the same process. ` +
+      'It includes what the benchmark loop itself allocates per `await` (the baseline row).',
+  );
+  out.push('');
+  out.push('| calls through | bytes/call |');
+  out.push('| --- | ---: |');
+  for (const a of result.allocations) {
+    const [lib, scenario] = a.id.split('.');
+    const what = lib === 'base' ? 'nothing (baseline)' : policyText[scenario];
+    out.push(`| ${LIBS[lib]}: ${what} | ${bytes(a.bytesPerOp)} |`);
+  }
+  out.push('');
+  out.push('### Setup');
+  out.push('');
+  out.push(
+    `- One child process (\`node bench/child.mjs --suite=resilience\`), all ${Object.keys(m).length} cases (every library, scenario and mode) interleaved: ` +
+      `${s.warmupRounds} warm-up + ${s.rounds} measured rounds, each case once per round in an order shuffled every round (seeded). ` +
+      `Calls per batch, the same for every library within a scenario and mode: ${scenarios
+        .map((x) => `${x.title} ${x.batch.seq.toLocaleString('en-US')}${x.batch.par === x.batch.seq ? '' : ` (${x.batch.par.toLocaleString('en-US')} in flight)`}`)
+        .join(', ')}; ` + `the baseline runs with the breaker's batches (\`--resilience-batch=${unit}\` scales them all).`,
+  );
+  out.push(
+    '- Before each batch, outside the timed region, the event loop turns once (`setImmediate`): calls that settle at once run entirely in microtasks, ' +
+      "so without it no timer would ever fire during the run (opossum's window rotates on an interval, as it would in a server).",
+  );
+  out.push(
+    '- The work: each case has its own `async () => { work.calls++; return 1; }` (the counter proves the work ran exactly once per call). ' +
+      'Hitch passes it an `AbortSignal`, cockatiel a context object, opossum nothing; it ignores them. ' +
+      `Sequential: \`s += await policy.execute(fn)\` (opossum: \`breaker.fire()\`). In flight: ${inFlight} calls started in a row, \`await Promise.all(calls)\`, values summed; ` +
+      `the ns per call is the batch time divided by its calls. Every case runs its own compiled copy of the loop (same source), so each call site sees a single policy class, as a line of application code does.`,
+  );
+  out.push(
+    '- Hitch, standalone: `circuitBreaker()` with its defaults (time window of 5 s in 10 buckets, opens at ≥ 50% failures over ≥ 10 calls, open 5 s), ' +
+      '`retry()` with its defaults (3 attempts, full-jitter exponential backoff, retry budget on), `timeout({ timeoutMs: 1000 })`, ' +
+      '`compose(retry(), circuitBreaker(), timeout({ timeoutMs: 1000 }))`, imported from `dist/resilience/index.js`; no clock option (the system clock).',
+  );
+  out.push(
+    "- `hitch.resilience.*`: the same factories with the same options on one `createHitch({ service: { name: 'bench' }, tracing: { exporter: 'none' }, metrics: { runtimeMetrics: false }, logging: { level: 'silent' } })`: " +
+      'a retry counts every attempt (`hitch_retry_attempts_total`), a breaker every rejection (`hitch_circuit_breaker_rejections_total`) and state change, and each adds a span event to the active span. ' +
+      `No span is active in these loops: an event costs the \`trace.getActiveSpan()\` lookup only. AsyncLocalStorage hooks on during the run: ${result.info.asyncHooks} ` +
+      '(nothing enters a context, so promises cost what they cost without OpenTelemetry, for every library alike).',
+  );
+  out.push(
+    '- cockatiel: `circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new SamplingBreaker({ threshold: 0.5, duration: 5000, minimumRps: 2 }) })` ' +
+      "(a 5 s time window that opens on more than 50% failures once it holds 2 calls/s, 10 calls: Hitch's window and `minimumCalls`), " +
+      "`retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() })` (cockatiel's `maxAttempts` counts retries: 2 retries = 3 attempts, Hitch's `maxAttempts: 3`), " +
+      "`timeout(1000, TimeoutStrategy.Aggressive)` (rejects at once even if the work ignores its signal, like Hitch's), and `wrap(retry, breaker, timeout)`, the order of Hitch's `compose`.",
+  );
+  out.push(
+    '- opossum: `new CircuitBreaker(fn, { timeout, errorThresholdPercentage: 50, resetTimeout: 5000, rollingCountTimeout: 5000, volumeThreshold: 10 })`, called with `breaker.fire()`. ' +
+      "One opossum object is a breaker with a built-in timeout (and fallback, none here) and has no retry, so it appears where it fits: with `timeout: false` in the breaker-alone rows, and with `timeout: 1000` " +
+      'against Hitch `compose(circuitBreaker(), timeout({ timeoutMs: 1000 }))`; not in the retry, timeout and retry+breaker+timeout rows. ' +
+      "`rollingCountTimeout` and `volumeThreshold` match Hitch's window and minimum calls (opossum's defaults: 10 s, 0); its other defaults stay (rolling latency percentiles and snapshots on). " +
+      "Every opossum breaker is `shutdown()` at the end: it holds an interval for its window.",
+  );
+  out.push(
+    '- Rejection: the Hitch and cockatiel breakers are opened the way an outage opens them, by failing calls (an async function that throws) until their state is open; ' +
+      "opossum's action is fixed at construction (the counting work), so it is opened with `open()`. Their open duration (`openDurationMs`, `halfOpenAfter`, `resetTimeout`) is one hour, " +
+      'so no probe is let through during the run; the cost of a rejection does not depend on it. Before every batch each breaker must still be open. ' +
+      'Sequential: `try { await … } catch`; in flight: `Promise.allSettled`. Each rejection must carry the library’s open-circuit error. What a caller gets:',
+  );
+  for (const [lib, sample] of Object.entries(samples)) {
+    out.push(`  - ${LIBS[lib]}: \`${sample.name}\`, “${sample.message}”, ${sample.stackFrames} stack frame${sample.stackFrames === 1 ? '' : 's'}.`);
+  }
+  out.push(
+    '- Checks (else the run fails and this file is not written): for every case, the results sum to the number of calls (each resolved to 1) and the work ran exactly once per call ' +
+      '(so no retry happened), or, for a rejection case, every call rejected with the open-circuit error and the work never ran; breakers that should be closed are closed at the end, the open ones still open; ' +
+      "the instrumented policies' metrics count exactly their attempts and rejections and no timeout; no unhandled rejection; no timer or immediate left once opossum and Hitch are shut down.",
+  );
+  out.push(
+    "- With calls in flight, cockatiel's timeout adds an `abort` listener per call to one shared never-aborted signal, and Node.js prints a `MaxListenersExceededWarning` once: that is cockatiel's behaviour, measured as is.",
+  );
+  out.push(`- Versions: ${versionsOf(result, ['cockatiel', 'opossum'])}.`);
+  out.push('');
+  return out;
+}
+
+function resilienceConsole(section) {
+  const [result] = section.results;
+  const header = ['comparison', 'calls', 'vs', 'measure', 'Hitch ns', 'other ns', 'ratio', 'IQR', 'target', 'met'];
+  const lines = result.rows.map((r) => {
+    const [h, o] = resilienceCells(r);
+    return [
+      plain(resilienceComparisonName(r, result.info.scenarios)),
+      MODE_TEXT[r.mode],
+      plain(r.competitor),
+      r.measure,
+      h,
+      o,
+      ratio(r.ratio.median),
+      `${ratio(r.ratio.p25)}–${ratio(r.ratio.p75)}`,
+      r.target === null ? '(info)' : r.target.text,
+      plain(met(r)),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const row = (cells) => cells.map((c, i) => (i >= 4 && i <= 7 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  const m = result.medians;
+  const out = [
+    `resilience: baseline bare await fn(): ${ns(m['base.call.seq'])} ns sequential, ${ns(m['base.call.par'])} ns/call with ${result.info.inFlight} in flight`,
+    row(header),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...lines.map(row),
+  ];
+  const targeted = result.rows.filter((r) => r.target !== null);
+  out.push(`targets met: ${targeted.filter(targetMet).length} of ${targeted.length}`);
+  out.push('heap allocation (bytes/call, sequential, rough):');
+  for (const a of result.allocations) out.push(`  ${a.id.padEnd(32)} ${bytes(a.bytesPerOp).padStart(8)}`);
+  return out.join('\n');
+}
+
+const SECTIONS = { spans: spansSection, fetch: fetchSection, logs: logsSection, resilience: resilienceSection };
 
 /** `section`: { suite, results: child results in order }. */
 export function renderSectionMarkdown(section) {
@@ -392,6 +599,7 @@ export function renderSectionMarkdown(section) {
 }
 
 export function renderSectionConsole(section) {
+  if (section.suite === 'resilience') return resilienceConsole(section);
   const unit = section.suite === 'fetch' ? 'µs' : 'ns';
   const fmt = unit === 'µs' ? micro : ns;
   const rows = section.results.flatMap((r) => r.rows);

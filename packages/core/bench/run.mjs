@@ -3,13 +3,14 @@
 //   node bench/run.mjs               run everything, print the tables, regenerate docs/benchmarks.md
 //   node bench/run.mjs --no-write    run and print only
 //   node bench/run.mjs --rounds=15 --batch=200000
-//   node bench/run.mjs --suites=metrics,spans,fetch,logs   (a subset is printed, never written)
-//   node bench/run.mjs --span-batch=20000 --fetch-batch=1000 --log-batch=20000
+//   node bench/run.mjs --suites=metrics,spans,fetch,logs,resilience   (a subset is printed, never written)
+//   node bench/run.mjs --span-batch=20000 --fetch-batch=1000 --log-batch=20000 --resilience-batch=5000
 //
 // Metrics run in this process (bench/metrics.bench.mjs). Tracing, HTTP client and logging start
 // an @opentelemetry/sdk-node each, register globals or patch modules, so every one of them runs in a
 // child process of its own (bench/child.mjs, one after the other, never in parallel) and reports
-// JSON. Harness: bench/harness.mjs. Formatting: bench/report.mjs.
+// JSON; so do the resilience policies against cockatiel and opossum (bench/resilience.bench.mjs),
+// away from the other suites' heaps and JIT state. Harness: bench/harness.mjs. Formatting: bench/report.mjs.
 
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, URL } from 'node:url';
@@ -19,7 +20,7 @@ import { machineInfo, renderConsole, renderMarkdown, renderSectionConsole } from
 
 const DOC_PATH = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url));
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
-const ALL_SUITES = ['metrics', 'spans', 'fetch', 'logs'];
+const ALL_SUITES = ['metrics', 'spans', 'fetch', 'logs', 'resilience'];
 
 const args = process.argv.slice(2);
 const intArg = (name, fallback) => {
@@ -85,7 +86,7 @@ if (suites.includes('metrics')) {
 }
 const metricsSeconds = Number(process.hrtime.bigint() - started) / 1e9;
 
-// --- Tracing, HTTP client, logging: one child process per run, sequentially -------------------
+// --- Tracing, HTTP client, logging, resilience: one child process per run, sequentially --------
 const CHILD_RUNS = {
   spans: [
     ['--suite=spans', '--case=sampled', `--batch=${intArg('span-batch', 20_000)}`],
@@ -93,9 +94,10 @@ const CHILD_RUNS = {
   ],
   fetch: [['--suite=fetch', `--batch=${intArg('fetch-batch', 1_000)}`]],
   logs: [['--suite=logs', `--batch=${intArg('log-batch', 20_000)}`]],
+  resilience: [['--suite=resilience', `--batch=${intArg('resilience-batch', 5_000)}`]],
 };
 const sections = [];
-for (const suite of ['spans', 'fetch', 'logs']) {
+for (const suite of ['spans', 'fetch', 'logs', 'resilience']) {
   if (!suites.includes(suite)) continue;
   const results = [];
   for (const childArgs of CHILD_RUNS[suite]) {

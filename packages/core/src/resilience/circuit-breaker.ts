@@ -626,8 +626,10 @@ function deadlinePassed(name: string): TimeoutError {
 // these signals. Where those internals cannot be found, nothing is pooled: every call gets a
 // new signal.
 
-// Per breaker, so breakers share nothing; small, so a thousand keyed breakers stay cheap.
-const MAX_POOLED_SIGNALS = 16;
+// Per breaker, so breakers share nothing. The pool only grows to the breaker's peak number of
+// calls in flight (a signal is pooled when its call ends), so its size is memory the process
+// already used at that peak; 128 covers typical server concurrency without a new signal per call.
+const MAX_POOLED_SIGNALS = 128;
 
 interface SignalInternals {
   readonly events: symbol;
