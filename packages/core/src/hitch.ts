@@ -282,6 +282,8 @@ export function createHitch(options: HitchOptions = {}): Hitch {
 
   function shutdown(): Promise<void> {
     shutdownPromise ??= (async () => {
+      // Nothing is served after this: take the instance out of rotation first.
+      lifecycle.health.setReady(false);
       const results = await withTimeout(
         (async () => {
           // Tasks first (they may still emit spans and logs), then telemetry.

@@ -151,8 +151,10 @@ describe('hitch.tasks reports through the instance', () => {
       await new Promise((resolve) => setImmediate(resolve));
       finished = true;
     });
+    expect((await hitch.lifecycle.health.readiness()).status).toBe('pass');
     await hitch.shutdown();
     expect(finished).toBe(true);
+    expect((await hitch.lifecycle.health.readiness()).status).toBe('fail');
     await expect(runner.submit('after', () => 1)).rejects.toThrow(/draining or drained/);
   });
 });
