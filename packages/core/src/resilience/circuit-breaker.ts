@@ -5,6 +5,7 @@ import { CircuitOpenError, TimeoutError, withoutStack } from '../errors/resilien
 import type { PolicyExecuteOptions } from '../policy/policy.js';
 import { AdaptiveThrottle } from './adaptive-throttle.js';
 import { AttemptSignal, raceAbort } from './attempt-signal.js';
+import { SignalPool } from './signal-pool.js';
 import { SlidingWindow } from './sliding-window.js';
 import type { NestedExecutable, NestedNext } from './compose.js';
 import { executeNested } from './compose.js';
@@ -216,8 +217,8 @@ type Invoke<T> = (signal: AbortSignal | undefined) => Promise<T>;
 
 export class CircuitBreaker implements ResiliencePolicy, NestedExecutable {
   readonly name: string;
-  /** Reusable signals for calls without a caller signal (see `releaseSignal`). */
-  private readonly signalPool: AbortSignal[] = [];
+  /** Reusable signals for calls without a caller signal. */
+  private readonly signalPool = new SignalPool();
   private readonly clock: Clock;
   /** `clock.now`, called directly for the system clock. */
   private readonly now: () => number;
@@ -442,7 +443,7 @@ export class CircuitBreaker implements ResiliencePolicy, NestedExecutable {
     // A call gets a signal of its own when the caller passed none, unless the next policy
     // inward makes one (the composition fast path).
     const pooled = caller === undefined && ownSignal;
-    const signal = pooled ? takeSignal(this.signalPool) : caller;
+    const signal = pooled ? this.signalPool.take() : caller;
     let work: Promise<T>;
     try {
       work = fn(signal);
@@ -452,11 +453,11 @@ export class CircuitBreaker implements ResiliencePolicy, NestedExecutable {
     }
     work.then(
       () => {
-        if (pooled) releaseSignal(this.signalPool, signal as AbortSignal);
+        if (pooled) this.signalPool.release(signal as AbortSignal);
         this.record(generation, start, false);
       },
       (error: unknown) => {
-        if (pooled) releaseSignal(this.signalPool, signal as AbortSignal);
+        if (pooled) this.signalPool.release(signal as AbortSignal);
         else if (caller !== undefined && caller.aborted) return;
         this.record(generation, start, this.failed(error));
       },
@@ -614,64 +615,6 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
 
 function deadlinePassed(name: string): TimeoutError {
   return withoutStack(() => new TimeoutError(0, `call through circuit breaker "${name}" (its deadline had already passed)`));
-}
-
-// Signals for calls whose caller passed none. Creating an AbortSignal costs several
-// microseconds on Node 20 (more than everything else a closed breaker does per call), so they
-// are pooled. A signal goes back to the pool only once its call has settled and nothing is left
-// on it: no event listener (Node keeps them in a map under its internal `kEvents` key) and no
-// signal derived by `AbortSignal.any()` (which, on Node 20, stays referenced from its source
-// under `kDependantSignals` until the source aborts: pooling such a signal would grow that set
-// call after call). Nothing of one call can therefore reach another. The breaker never aborts
-// these signals. Where those internals cannot be found, nothing is pooled: every call gets a
-// new signal.
-
-// Per breaker, so breakers share nothing. The pool only grows to the breaker's peak number of
-// calls in flight (a signal is pooled when its call ends), so its size is memory the process
-// already used at that peak; 128 covers typical server concurrency without a new signal per call.
-const MAX_POOLED_SIGNALS = 128;
-
-interface SignalInternals {
-  readonly events: symbol;
-  readonly dependants: symbol;
-}
-type Sized = { readonly size?: unknown } | undefined;
-
-/** `undefined`: not looked for yet; `null`: not found, never pool. */
-let internals: SignalInternals | null | undefined;
-
-function takeSignal(pool: AbortSignal[]): AbortSignal {
-  return pool.pop() ?? new AbortController().signal;
-}
-
-function releaseSignal(pool: AbortSignal[], signal: AbortSignal): void {
-  if (internals === undefined) internals = findSignalInternals();
-  if (internals === null || pool.length >= MAX_POOLED_SIGNALS) return;
-  const fields = signal as unknown as Record<symbol, Sized>;
-  const events = fields[internals.events];
-  const dependants = fields[internals.dependants];
-  if (events !== undefined && events.size === 0 && (dependants === undefined || dependants.size === 0)) pool.push(signal);
-}
-
-function findSignalInternals(): SignalInternals | null {
-  if (typeof AbortSignal.any !== 'function') return null;
-  const probe = new AbortController().signal;
-  const find = (description: string, size: number): symbol | undefined => {
-    for (const key of Object.getOwnPropertySymbols(probe)) {
-      // Node's internal SafeMap / SafeSet, which are not `instanceof` Map / Set.
-      const value = (probe as unknown as Record<symbol, Sized>)[key];
-      if (key.description === description && typeof value === 'object' && value.size === size) return key;
-    }
-    return undefined;
-  };
-  const listener = (): void => undefined;
-  probe.addEventListener('abort', listener);
-  const events = find('kEvents', 1);
-  probe.removeEventListener('abort', listener);
-  AbortSignal.any([probe]);
-  const dependants = find('kDependantSignals', 1);
-  if (events === undefined || dependants === undefined || find('kEvents', 0) !== events) return null;
-  return { events, dependants };
 }
 
 // Option validation (each option once, in the constructor).
