@@ -190,6 +190,7 @@ export function createHitch(options: HitchOptions = {}): Hitch {
 
   // Parts that validate options come first, so a bad option throws before anything is started.
   const { logger, flush: flushLogs } = createLogger(service, options.logging);
+  const lifecycle = createLifecycle(options.lifecycle, { clock, logger });
   const tracing = createTracing(options.tracing ?? {}, resource);
   const backend: MetricsBackend =
     backendKind === 'otel'
@@ -254,8 +255,6 @@ export function createHitch(options: HitchOptions = {}): Hitch {
     drainAll,
   };
 
-  const lifecycle = createLifecycle(options.lifecycle, { clock, logger });
-
   // A signal-driven shutdown drains tasks, then flushes telemetry, after the user's own hooks
   // that stop accepting work (priority 10).
   lifecycle.onShutdown('drain tasks', () => drainAll({ timeoutMs: shutdownTimeoutMs / 2 }).then(() => undefined), {
@@ -304,7 +303,7 @@ export function createHitch(options: HitchOptions = {}): Hitch {
   }
 }
 
-/** Resolves with `promise`'s value, or 'timeout' after `ms` (the timer never keeps the process alive). */
+/** Resolves with `promise`'s value, or 'timeout' after `ms`; the timer is cleared as soon as either happens. */
 async function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<T | 'timeout'> {
   let timer: unknown;
   const timeout = new Promise<'timeout'>((resolve) => {

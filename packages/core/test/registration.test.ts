@@ -199,3 +199,17 @@ describe('createHitch options', () => {
     await hitch!.shutdown(); // idempotent
   });
 });
+
+describe('createHitch validates before it starts anything', () => {
+  it('a bad lifecycle option throws before tracing registers its globals', async () => {
+    const { trace } = await import('@opentelemetry/api');
+    const { vi } = await import('vitest');
+    const register = vi.spyOn(trace, 'setGlobalTracerProvider');
+    try {
+      expect(() => createHitch({ service: { name: 's' }, logging: { level: 'silent' }, lifecycle: { preStopDelayMs: -1 } })).toThrow(/preStopDelayMs/);
+      expect(register).not.toHaveBeenCalled();
+    } finally {
+      register.mockRestore();
+    }
+  });
+});
