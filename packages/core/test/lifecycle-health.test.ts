@@ -3,24 +3,10 @@ import { isInvalidOptionError } from '../src/errors/hitch-error.js';
 import { createLifecycle } from '../src/lifecycle/index.js';
 import type { HealthReport, LifecycleLogger, ProcessLike } from '../src/lifecycle/index.js';
 import { FakeClock } from './support/fake-clock.js';
+import { deferred, settle } from './support/async.js';
 
 const silent: LifecycleLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const noProcess: ProcessLike = { on: () => undefined, off: () => undefined, exit: () => undefined };
-
-/** Lets pending promise callbacks run (no time passes on the fake clock). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 function setup(options?: { preStopDelayMs?: number }) {
   const clock = new FakeClock();

@@ -4,21 +4,7 @@ import { isTimeoutError } from '../src/errors/resilience-errors.js';
 import { LIFECYCLE_DEFAULTS, ShutdownPriority, createLifecycle } from '../src/lifecycle/index.js';
 import type { LifecycleLogger, LifecycleOptions, ProcessLike, ShutdownReport } from '../src/lifecycle/index.js';
 import { FakeClock } from './support/fake-clock.js';
-
-/** Lets pending promise callbacks run (no time passes on the fake clock). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred, settle } from './support/async.js';
 
 class RecordingLogger implements LifecycleLogger {
   readonly entries: { level: 'info' | 'warn' | 'error'; obj: object; msg: string }[] = [];

@@ -7,28 +7,7 @@ import { circuitBreaker, circuitBreakerDefaults } from '../src/resilience/circui
 import { SlidingWindow } from '../src/resilience/sliding-window.js';
 import type { ResilienceInstrumentation } from '../src/resilience/types.js';
 import { FakeClock } from './support/fake-clock.js';
-
-/** Lets every pending promise reaction run (no time passes on the fake clock). */
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-function track<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
-  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => Object.assign(state, { settled: true, value }),
-    (error: unknown) => Object.assign(state, { settled: true, error }),
-  );
-  return state;
-}
-
-function deferred<T = string>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred, flush, never, track } from './support/async.js';
 
 function recorder(): { events: string[]; instrumentation: ResilienceInstrumentation } {
   const events: string[] = [];
@@ -46,8 +25,6 @@ function recorder(): { events: string[]; instrumentation: ResilienceInstrumentat
 
 const ok = (): Promise<string> => Promise.resolve('ok');
 const boom = (): Promise<never> => Promise.reject(new Error('boom'));
-const never = (): Promise<never> => new Promise<never>(() => undefined);
-
 /** Runs `fn` through the breaker and returns what it resolved with, or the error. */
 async function outcome(breaker: CircuitBreaker, fn: (signal: AbortSignal) => Promise<unknown>, options?: { signal?: AbortSignal; deadline?: number }): Promise<unknown> {
   try {
@@ -225,8 +202,8 @@ describe('circuitBreaker: tripping', () => {
   it('opens on the slow-call rate', async () => {
     const clock = new FakeClock();
     const breaker = make(clock, { minimumCalls: 4, slowCallDurationMs: 1_000, slowCallRateThreshold: 0.5 });
-    const fast = [deferred(), deferred()];
-    const slow = [deferred(), deferred()];
+    const fast = [deferred<string>(), deferred<string>()];
+    const slow = [deferred<string>(), deferred<string>()];
     const calls = [...fast, ...slow].map((d) => breaker.execute(() => d.promise));
     clock.advance(999);
     for (const d of fast) d.resolve('fast');
@@ -342,7 +319,7 @@ describe('circuitBreaker: open', () => {
     expect(isCircuitOpenError(await outcome(breaker, ok))).toBe(true);
     clock.advance(1);
     expect(breaker.state).toBe('open'); // no timer moved it
-    const probe = deferred();
+    const probe = deferred<string>();
     const call = breaker.execute(() => probe.promise);
     expect(breaker.state).toBe('half_open');
     probe.resolve('probe ok');
@@ -359,7 +336,7 @@ describe('circuitBreaker: half-open', () => {
     await outcome(breaker, boom);
     clock.advance(10_000);
     events.length = 0;
-    const probe = deferred();
+    const probe = deferred<string>();
     let started = 0;
     const calls = Array.from({ length: 10 }, () =>
       track(
@@ -398,7 +375,7 @@ describe('circuitBreaker: half-open', () => {
     expect(breaker.state).toBe('open');
 
     clock.advance(10_000);
-    const probes = [deferred(), deferred(), deferred(), deferred()];
+    const probes = [deferred<string>(), deferred<string>(), deferred<string>(), deferred<string>()];
     const calls = probes.map((d) => track(breaker.execute(() => d.promise)));
     await flush();
     expect(isCircuitOpenError(calls[3]!.error)).toBe(true); // 3 running, the 4th is rejected
@@ -489,8 +466,8 @@ describe('circuitBreaker: calls that overhang a state change', () => {
   it('a call started before the breaker opened cannot close it by succeeding', async () => {
     const clock = new FakeClock();
     const breaker = make(clock, { consecutiveFailures: 2, halfOpenProbes: 1 });
-    const a = deferred();
-    const b = deferred();
+    const a = deferred<string>();
+    const b = deferred<string>();
     const callA = breaker.execute(() => a.promise);
     const callB = track(breaker.execute(() => b.promise));
     await trip(breaker, 2);
@@ -499,7 +476,7 @@ describe('circuitBreaker: calls that overhang a state change', () => {
     expect(breaker.state).toBe('open');
 
     clock.advance(10_000);
-    const probe = deferred();
+    const probe = deferred<string>();
     const probeCall = track(breaker.execute(() => probe.promise));
     expect(breaker.state).toBe('half_open');
     b.resolve('late too'); // a success, but not the probe's: it must not close the breaker
@@ -515,11 +492,11 @@ describe('circuitBreaker: calls that overhang a state change', () => {
   it('a slow old call that fails during half-open does not reopen the breaker', async () => {
     const clock = new FakeClock();
     const breaker = make(clock, { consecutiveFailures: 2 });
-    const old = deferred();
+    const old = deferred<string>();
     const oldCall = track(breaker.execute(() => old.promise));
     await trip(breaker, 2);
     clock.advance(10_000);
-    const probe = deferred();
+    const probe = deferred<string>();
     const probeCall = track(breaker.execute(() => probe.promise));
     expect(breaker.state).toBe('half_open');
     old.reject(new Error('old failure'));
@@ -535,7 +512,7 @@ describe('circuitBreaker: calls that overhang a state change', () => {
   it('a call from before the breaker closed does not count in the fresh window', async () => {
     const clock = new FakeClock();
     const breaker = make(clock, { consecutiveFailures: 2, minimumCalls: 1 });
-    const old = deferred();
+    const old = deferred<string>();
     const oldCall = track(breaker.execute(() => old.promise));
     await trip(breaker, 2);
     clock.advance(10_000);
@@ -553,7 +530,7 @@ describe('circuitBreaker: calls that overhang a state change', () => {
     const breaker = make(clock, { consecutiveFailures: 1, halfOpenProbes: 2, probeTimeoutMs: 60_000 });
     await outcome(breaker, boom);
     clock.advance(10_000);
-    const first = deferred();
+    const first = deferred<string>();
     const firstCall = track(breaker.execute(() => first.promise)); // probe 1 of period A
     await outcome(breaker, boom); // probe 2 fails: open again
     expect(breaker.state).toBe('open');
@@ -582,7 +559,7 @@ describe("circuitBreaker: fn's signal", () => {
   it('gives each running call its own signal, never a shared one', async () => {
     const breaker = make(new FakeClock());
     const signals = new Set<AbortSignal>();
-    const gates = Array.from({ length: 100 }, () => deferred());
+    const gates = Array.from({ length: 100 }, () => deferred<string>());
     const calls = gates.map((gate) =>
       breaker.execute((signal) => {
         signals.add(signal);
@@ -622,14 +599,14 @@ describe('circuitBreaker: timers and instrumentation', () => {
     const breaker = make(clock, { consecutiveFailures: 1 });
     await breaker.execute(ok);
     expect(clock.pendingTimers).toBe(0);
-    const slow = deferred();
+    const slow = deferred<string>();
     const slowCall = breaker.execute(() => slow.promise);
     expect(clock.pendingTimers).toBe(0); // closed: no timer per call
     await outcome(breaker, boom);
     expect(clock.pendingTimers).toBe(0); // open
     clock.advance(60_000);
     expect(clock.pendingTimers).toBe(0); // open past its duration, idle
-    const probe = deferred();
+    const probe = deferred<string>();
     const probeCall = breaker.execute(() => probe.promise);
     expect(clock.pendingTimers).toBe(1); // the probe
     probe.reject(new Error('still down'));
@@ -706,7 +683,7 @@ describe('circuitBreaker: isolate and reset', () => {
   it('reset() starts a fresh window and ignores calls already running', async () => {
     const clock = new FakeClock();
     const breaker = make(clock, { minimumCalls: 2 });
-    const running = deferred();
+    const running = deferred<string>();
     const call = track(breaker.execute(() => running.promise));
     await outcome(breaker, ok);
     breaker.reset();

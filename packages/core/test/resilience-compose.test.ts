@@ -10,18 +10,7 @@ import { retry } from '../src/resilience/retry.js';
 import { timeout } from '../src/resilience/timeout.js';
 import type { ResilienceInstrumentation } from '../src/resilience/types.js';
 import { FakeClock } from './support/fake-clock.js';
-
-/** Lets every pending promise reaction run (no time passes on the fake clock). */
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-function track<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
-  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => Object.assign(state, { settled: true, value }),
-    (error: unknown) => Object.assign(state, { settled: true, error }),
-  );
-  return state;
-}
+import { flush, never, track } from './support/async.js';
 
 function recorder(log: string[]): ResilienceInstrumentation {
   return {
@@ -32,8 +21,6 @@ function recorder(log: string[]): ResilienceInstrumentation {
     breakerRejected: (breaker, state) => log.push(`breakerRejected ${breaker} ${state}`),
   };
 }
-
-const never = (): Promise<never> => new Promise<never>(() => undefined);
 
 /**
  * A policy written against the bare `Policy` interface (like a breaker from elsewhere): logs

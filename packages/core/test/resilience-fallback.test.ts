@@ -2,11 +2,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { TimeoutError, isTimeoutError } from '../src/errors/resilience-errors.js';
 import { fallback } from '../src/resilience/fallback.js';
 import { FakeClock } from './support/fake-clock.js';
-
-/** Lets every pending promise reaction run (no time passes on the fake clock). */
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-const never = (): Promise<never> => new Promise<never>(() => undefined);
+import { flush, never } from './support/async.js';
 
 describe('fallback: values', () => {
   it("passes a success through without calling the fallback", async () => {

@@ -13,38 +13,16 @@ import type { RetryOptions } from '../src/resilience/retry.js';
 import { defaultRetryOn, retry } from '../src/resilience/retry.js';
 import { RetryBudget, retryBudget } from '../src/resilience/retry-budget.js';
 import { timeout } from '../src/resilience/timeout.js';
-import type { ResilienceInstrumentation } from '../src/resilience/types.js';
+import { recorder as recordCalls } from './support/resilience-recorder.js';
 import { FakeClock } from './support/fake-clock.js';
+import { flush, never, track } from './support/async.js';
 
-/** Lets every pending promise reaction run (no time passes on the fake clock). */
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-function track<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
-  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => Object.assign(state, { settled: true, value }),
-    (error: unknown) => Object.assign(state, { settled: true, error }),
-  );
-  return state;
+function recorder(): ReturnType<typeof recordCalls> & { attempts: () => unknown[][] } {
+  const recorded = recordCalls();
+  /** retryAttempt calls as [attempt, outcome, delayMs]. */
+  const attempts = (): unknown[][] => recorded.calls.filter((c) => c[0] === 'retryAttempt').map((c) => [c[2], c[3], c[4]]);
+  return { ...recorded, attempts };
 }
-
-function recorder(): { calls: unknown[][]; attempts: () => unknown[][]; instrumentation: ResilienceInstrumentation } {
-  const calls: unknown[][] = [];
-  return {
-    calls,
-    /** retryAttempt calls as [attempt, outcome, delayMs]. */
-    attempts: () => calls.filter((c) => c[0] === 'retryAttempt').map((c) => [c[2], c[3], c[4]]),
-    instrumentation: {
-      stateChanged: (...args) => calls.push(['stateChanged', ...args]),
-      retryAttempt: (...args) => calls.push(['retryAttempt', ...args]),
-      timedOut: (...args) => calls.push(['timedOut', ...args]),
-      bulkheadRejected: (...args) => calls.push(['bulkheadRejected', ...args]),
-      breakerRejected: (...args) => calls.push(['breakerRejected', ...args]),
-    },
-  };
-}
-
-const never = (): Promise<never> => new Promise<never>(() => undefined);
 
 /** Work that fails `failures` times, then resolves with the attempt number. */
 function flaky(failures: number): { calls: () => number; fn: (signal: AbortSignal) => Promise<number> } {

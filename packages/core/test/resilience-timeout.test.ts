@@ -1,36 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { isTimeoutError } from '../src/errors/resilience-errors.js';
 import { timeout } from '../src/resilience/timeout.js';
-import type { ResilienceInstrumentation } from '../src/resilience/types.js';
 import { FakeClock } from './support/fake-clock.js';
-
-/** Lets every pending promise reaction run (no time passes on the fake clock). */
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-function track<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
-  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => Object.assign(state, { settled: true, value }),
-    (error: unknown) => Object.assign(state, { settled: true, error }),
-  );
-  return state;
-}
-
-function recorder(): { calls: unknown[][]; instrumentation: ResilienceInstrumentation } {
-  const calls: unknown[][] = [];
-  return {
-    calls,
-    instrumentation: {
-      stateChanged: (...args) => calls.push(['stateChanged', ...args]),
-      retryAttempt: (...args) => calls.push(['retryAttempt', ...args]),
-      timedOut: (...args) => calls.push(['timedOut', ...args]),
-      bulkheadRejected: (...args) => calls.push(['bulkheadRejected', ...args]),
-      breakerRejected: (...args) => calls.push(['breakerRejected', ...args]),
-    },
-  };
-}
-
-const never = (): Promise<never> => new Promise<never>(() => undefined);
+import { flush, never, track } from './support/async.js';
+import { recorder } from './support/resilience-recorder.js';
 
 describe('timeout: calls that finish in time', () => {
   it('resolves with the work value and leaves no timer behind', async () => {

@@ -1,30 +1,14 @@
 import { EventEmitter, EventEmitterAsyncResource } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Span, SpanContext } from '@opentelemetry/api';
-import { ROOT_CONTEXT, context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ROOT_CONTEXT, context, trace } from '@opentelemetry/api';
+import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../src/errors/hitch-error.js';
 import { bind, bindEmitter, createTaskRunner, injectContext, runWithExtractedContext } from '../src/tasks/index.js';
+import { deferred } from './support/async.js';
+import { useTestTracer } from './support/test-tracer.js';
 
-const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-const tracer = provider.getTracer('tasks-context-test');
-
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-});
-
-afterAll(async () => {
-  context.disable();
-  propagation.disable();
-  await provider.shutdown();
-});
-
-beforeEach(() => exporter.reset());
+const { tracer, exporter } = useTestTracer('tasks-context-test');
 
 /** The trace id seen by the code running now, if any. */
 const activeTraceId = (): string | undefined => trace.getSpanContext(context.active())?.traceId;
@@ -63,12 +47,6 @@ function startupLoop(): { push(item: () => void): void; stop(): void; readonly i
       },
     };
   });
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((res) => (resolve = res));
-  return { promise, resolve };
 }
 
 describe('trace id across a queue drained by a timer created at start-up', () => {

@@ -1,10 +1,7 @@
 import type { SpanContext } from '@opentelemetry/api';
-import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock, TimerHandle } from '../src/clock/clock.js';
 import { systemClock } from '../src/clock/clock.js';
 import { InvalidOptionError } from '../src/errors/hitch-error.js';
@@ -12,23 +9,10 @@ import { TaskQueueFullError, TaskRunnerClosedError, TimeoutError } from '../src/
 import type { TaskInstrumentation, TaskOutcome, TaskRunnerOptions } from '../src/tasks/index.js';
 import { createTaskRunner } from '../src/tasks/index.js';
 import { FakeClock } from './support/fake-clock.js';
+import { deferred, flush, never } from './support/async.js';
+import { useTestTracer } from './support/test-tracer.js';
 
-const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-const tracer = provider.getTracer('tasks-test');
-
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-});
-
-afterAll(async () => {
-  context.disable();
-  propagation.disable();
-  await provider.shutdown();
-});
-
-beforeEach(() => exporter.reset());
+const { tracer, exporter } = useTestTracer('tasks-test');
 
 type Call =
   | ['inFlight', number]
@@ -65,28 +49,6 @@ function setup(options: Partial<TaskRunnerOptions> = {}) {
   const runner = createTaskRunner({ name: 'jobs', ...options }, { tracer, clock, instrumentation });
   return { clock, runner, calls };
 }
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Lets the event loop turn, so that promise callbacks and microtasks run. */
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Never settles: a task that ignores its signal. */
-const forever = (): Promise<never> => new Promise<never>(() => undefined);
 
 function settledState<T>(promise: Promise<T>): { readonly settled: boolean } {
   const state = { settled: false };
@@ -245,7 +207,7 @@ describe('submit', () => {
     // Finish them out of order: the queue still starts in FIFO order.
     for (const i of [2, 0, 1, 5, 3, 4, 9, 8, 7, 6]) {
       gates[i]!.resolve();
-      await tick();
+      await flush();
     }
     expect(await Promise.all(results)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -293,12 +255,12 @@ describe('timeoutMs', () => {
     let seen: AbortSignal | undefined;
     const slow = runner.submit('slow', (signal) => {
       seen = signal;
-      return forever();
+      return never();
     });
     const next = runner.submit('next', () => 'ran');
     const state = settledState(slow);
     clock.advance(999);
-    await tick();
+    await flush();
     expect(state.settled).toBe(false);
     expect(seen?.aborted).toBe(false);
 
@@ -381,7 +343,7 @@ describe('the submitter signal', () => {
       'running',
       (signal) => {
         seen = signal;
-        return forever();
+        return never();
       },
       { signal: controller.signal },
     );
@@ -431,7 +393,7 @@ describe('drain', () => {
     let bSignal: AbortSignal | undefined;
     const b = runner.submit('b', (signal) => {
       bSignal = signal;
-      return forever();
+      return never();
     });
     let cRan = false;
     const c = runner.submit('c', () => {
@@ -449,7 +411,7 @@ describe('drain', () => {
     expect(bSignal?.aborted).toBe(false); // b runs during the drain
     const state = settledState(drained);
     clock.advance(999);
-    await tick();
+    await flush();
     expect(state.settled).toBe(false);
 
     clock.advance(1);
@@ -516,7 +478,7 @@ describe('runDetached', () => {
       });
       span.end();
     });
-    await tick();
+    await flush();
     const task = spanNamed('task audit');
     expect(task.spanContext().traceId).not.toBe(request.traceId);
     expect(task.parentSpanContext).toBeUndefined();
@@ -530,7 +492,7 @@ describe('runDetached', () => {
   it('has no link when no span is active', async () => {
     const { runner } = setup();
     runner.runDetached('cron', () => undefined);
-    await tick();
+    await flush();
     expect(spanNamed('task cron').links).toEqual([]);
   });
 
@@ -538,11 +500,11 @@ describe('runDetached', () => {
     const { runner, calls, clock } = setup({ concurrency: 1, queueLimit: 1, timeoutMs: 500 });
     const boom = new Error('export failed');
     runner.runDetached('export', () => Promise.reject(boom));
-    runner.runDetached('stuck', () => forever());
+    runner.runDetached('stuck', () => never());
     runner.runDetached('overflow', () => undefined); // queue: [stuck] is full
-    await tick();
+    await flush();
     clock.advance(500);
-    await tick();
+    await flush();
 
     const failures = calls.filter((call) => call[0] === 'detachedFailed');
     expect(failures.map((call) => call[1])).toEqual(['overflow', 'export', 'stuck']);
@@ -602,15 +564,15 @@ describe('no unhandled rejections', () => {
       throw new Error('sync');
     });
     void runner.submit('rejects', () => Promise.reject(new Error('async')));
-    void runner.submit('hangs', () => forever());
+    void runner.submit('hangs', () => never());
     void runner.submit('aborted-queued', () => undefined, { signal: controller.signal });
     void runner.submit('full', () => undefined);
     void runner.submit('pre-aborted', () => undefined, { signal: AbortSignal.abort() });
     runner.runDetached('detached', () => Promise.reject(new Error('detached')));
-    await tick();
+    await flush();
     controller.abort(new Error('abort'));
     clock.advance(100);
-    await tick();
+    await flush();
     // A task that ignored its timeout and fails later: its late rejection is swallowed too.
     const late = deferred();
     void runner.submit('late', () => late.promise);
@@ -619,8 +581,8 @@ describe('no unhandled rejections', () => {
     void runner.drain({ timeoutMs: 1 });
     void runner.submit('closed', () => undefined);
     clock.advance(1);
-    await tick();
-    await tick();
+    await flush();
+    await flush();
     expect(seen).toEqual([]);
   });
 });

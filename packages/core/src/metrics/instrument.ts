@@ -138,27 +138,15 @@ export class Instrument {
 
   /** The slow path: some value is new at its level. Applies bounds and creates the series. */
   private resolveSlow(record: Record<string, unknown>): Series | undefined {
-    // Validate the remaining labels and the key set before creating anything.
-    const path: string[] = new Array<string>(this.labelCount);
-    for (let i = 0; i < this.labelCount; i++) {
-      const name = this.labelNames[i] as string;
-      const raw = record[name];
-      if (raw === undefined) {
-        this.invalid(Reason.MissingLabel, `metric "${this.name}": label "${name}" is missing`);
-        return undefined;
-      }
-      if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
-        this.invalid(Reason.InvalidLabelValue, `metric "${this.name}": label "${name}" must be a string, number or boolean`);
-        return undefined;
-      }
-      path[i] = typeof raw === 'string' ? raw : String(raw);
-    }
-    if (countKeys(record) !== this.labelCount) {
-      this.invalid(Reason.UnknownLabel, `metric "${this.name}" got labels it does not declare: ${this.extraKeys(record)}`);
+    // Validate every label and the key set before creating anything.
+    const binding = this.bindingFor(record);
+    if (!isValues(binding)) {
+      this.invalid(binding.reason, binding.message);
       return undefined;
     }
-    return this.seriesForValues(path);
+    return this.seriesForValues(binding);
   }
+
 
   /** Resolves already-validated raw values (bind, reattach). Applies bounds. */
   seriesForValues(values: readonly string[]): Series {
