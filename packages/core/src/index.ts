@@ -118,6 +118,15 @@ export {
   isInvalidOptionError,
   isShutdownError,
 } from './errors/hitch-error.js';
+export {
+  IllegalTransitionError,
+  NotFoundError,
+  ValidationError,
+  isIllegalTransitionError,
+  isNotFoundError,
+  isValidationError,
+} from './errors/domain-errors.js';
+export type { ValidationIssue } from './errors/domain-errors.js';
 export { MetricNameError, MetricRegistrationError, isMetricNameError, isMetricRegistrationError } from './errors/metric-errors.js';
 
 export { MetricsRegistry, MAX_LABEL_VALUES } from './metrics/registry.js';

@@ -10,6 +10,9 @@ export const ErrorCode = {
   RetryBudgetExceeded: 'HITCH_RETRY_BUDGET_EXCEEDED',
   TaskQueueFull: 'HITCH_TASK_QUEUE_FULL',
   TaskRunnerClosed: 'HITCH_TASK_RUNNER_CLOSED',
+  Validation: 'HITCH_VALIDATION',
+  NotFound: 'HITCH_NOT_FOUND',
+  IllegalTransition: 'HITCH_ILLEGAL_TRANSITION',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
