@@ -22,7 +22,7 @@ export interface HitchExpressInstrumentation {
 
 /** The parts of an Express 4 or 5 application Hitch uses. */
 export interface ExpressAppLike {
-  use: (...handlers: unknown[]) => unknown;
+  use(...handlers: unknown[]): unknown;
   handle?: unknown;
 }
 
@@ -31,6 +31,29 @@ interface Installation extends HitchExpressInstrumentation {
 }
 
 const installations = new WeakMap<object, Installation>();
+
+/** With `sizeHistograms`: body bytes written per response (a chunked response has no Content-Length). */
+const bodyBytes = new WeakMap<ServerResponse, number>();
+
+function chunkLength(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  if (chunk instanceof Uint8Array) return chunk.byteLength;
+  return 0;
+}
+
+function countBodyBytes(res: ServerResponse): void {
+  bodyBytes.set(res, 0);
+  const write = res.write;
+  const end = res.end;
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    bodyBytes.set(this, (bodyBytes.get(this) ?? 0) + chunkLength(chunk, rest[0]));
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof res.write;
+  res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+    if (typeof chunk !== 'function') bodyBytes.set(this, (bodyBytes.get(this) ?? 0) + chunkLength(chunk, rest[0]));
+    return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+  } as typeof res.end;
+}
 
 /** The installation on `app`, for `listen` and friends. */
 export function installationOf(app: object): Installation | undefined {
@@ -151,7 +174,7 @@ export function hitchExpress(app: ExpressAppLike, options: HitchExpressOptions):
       const requestLength = Number(state.req.headers['content-length']);
       if (requestLength >= 0) sizes.request.observe({ method: state.method, route }, requestLength);
       const header = state.res.getHeader('content-length');
-      const responseLength = header === undefined ? (state.res.socket?.bytesWritten ?? Number.NaN) : Number(header);
+      const responseLength = header === undefined ? (bodyBytes.get(state.res) ?? 0) : Number(header);
       if (responseLength >= 0) sizes.response.observe({ method: state.method, route, status_code: statusCode }, responseLength);
     }
     if (requestLog !== false && logger.isLevelEnabled(requestLog)) {
@@ -219,6 +242,7 @@ export function hitchExpress(app: ExpressAppLike, options: HitchExpressOptions):
     activeFor(method).inc();
     res.on('finish', onFinish);
     res.on('close', onClose);
+    if (sizes !== undefined) countBodyBytes(res);
     if (!ownsSpan) {
       // The other instrumentation ends its span when the response finishes, before our listener
       // runs: name it as the headers go out, once routing is done.
@@ -275,6 +299,17 @@ export function hitchExpress(app: ExpressAppLike, options: HitchExpressOptions):
     Object.defineProperty(root, 'handle', {
       value: function (this: unknown, req: IncomingMessage, res: ServerResponse, done: Next) {
         return handle.call(this, req, res, (error?: unknown) => {
+          // A target the router could not parse never reached the middleware: trace and count it still.
+          if (stateOf(req) === undefined) {
+            const path = pathOf(req.url);
+            if (!ignored.has(path)) {
+              try {
+                begin(req, res, path);
+              } catch (problem) {
+                logger.warn({ err: problem }, 'hitch: could not instrument a request');
+              }
+            }
+          }
           if (error !== undefined && error !== null && error !== 'route' && error !== 'router') recordRequestError(req, error);
           done(error);
         });

@@ -5,7 +5,8 @@
 // matched text, e.g. `/users/42`). The full template is found once per Route by walking the
 // app's router tree down to it, reading each mount's template from the layer: `rawPath` on
 // router >= 2.3 (Express 5), or what Hitch recorded when the router was mounted through an
-// instrumented `use` (Express 4, older Express 5). The result is cached per Route object, so a
+// instrumented `use` (Express 4, older Express 5), or else, on Express 4, what its compiled
+// regular expression says. The result is cached per Route object until the next mount, so a
 // request pays one WeakMap lookup.
 
 /** The value of the `route` label, and the span name suffix, for a request no route matched. */
@@ -22,8 +23,9 @@ export interface LayerLike {
   readonly route?: RouteLike;
   readonly handle?: unknown;
   readonly rawPath?: PathSpec;
-  /** Express 4 layers mounted at `/`. */
-  readonly regexp?: { readonly fast_slash?: boolean };
+  /** Express 4: the compiled path (`fast_slash` when mounted at `/`) and its parameter names. */
+  readonly regexp?: { readonly fast_slash?: boolean; readonly source?: unknown };
+  readonly keys?: readonly { readonly name?: unknown; readonly optional?: unknown }[];
 }
 interface RouterLike {
   readonly stack: readonly LayerLike[];
@@ -31,20 +33,26 @@ interface RouterLike {
 }
 
 /** Mount templates of layers added through an instrumented `use`. */
-const mountTemplates = new WeakMap<object, string>();
+const mountTemplates = new WeakMap<object, readonly string[]>();
 /** Routers whose `use` is instrumented. */
 const instrumented = new WeakSet<object>();
+/** Bumped by every mount through an instrumented `use`: a route's placements may have changed. */
+let mountGeneration = 0;
 
 function isRouter(value: unknown): value is RouterLike {
   return typeof value === 'function' && Array.isArray((value as { stack?: unknown }).stack) && typeof (value as { use?: unknown }).use === 'function';
 }
 
-function pathText(spec: PathSpec | undefined): string | undefined {
+/** The paths of a layer (one, or several when given an array), as text; regular expressions as their source. */
+function pathAlternatives(spec: PathSpec | undefined): string[] | undefined {
   if (spec === undefined) return undefined;
-  if (typeof spec === 'string') return spec;
-  if (spec instanceof RegExp) return spec.toString();
-  // Several paths for one layer: which one matched is not kept; name them all (still one bounded value).
-  return spec.map((s) => pathText(s) ?? '').join('|');
+  if (typeof spec === 'string') return [spec];
+  if (spec instanceof RegExp) return [spec.toString()];
+  return spec.flatMap((s) => pathAlternatives(s) ?? []);
+}
+
+function pathText(spec: PathSpec | undefined): string | undefined {
+  return pathAlternatives(spec)?.join('|');
 }
 
 /**
@@ -60,8 +68,9 @@ export function instrumentRouter(router: unknown): void {
   const use = function (this: unknown, ...args: unknown[]): unknown {
     const before = stack.length;
     const result = originalUse.apply(this, args);
+    mountGeneration++;
     const first = args[0];
-    const template = typeof first === 'function' ? '/' : pathText(first as PathSpec);
+    const template = typeof first === 'function' ? ['/'] : pathAlternatives(first as PathSpec);
     for (let i = before; i < stack.length; i++) {
       const layer = stack[i] as object;
       if (template !== undefined) mountTemplates.set(layer, template);
@@ -83,13 +92,58 @@ export function joinTemplate(prefix: string, path: string): string {
   return joined === '' ? '/' : joined;
 }
 
-function mountTemplateOf(layer: LayerLike): string | undefined {
-  const raw = pathText(layer.rawPath);
-  if (raw !== undefined) return raw;
+// One parameter segment as Express 4's path-to-regexp 0.1 compiles `/:name` (and `/:name?`).
+const EXPRESS4_PARAMETER = /^\(\?:\\\/\(\[\^\\?\/\]\+\?\)\)(\?)?/;
+// Plain path characters, as they appear (unescaped) in the compiled source.
+const EXPRESS4_LITERAL = /^[\w\-~%@!&',;=]+/;
+
+/**
+ * The template of an Express 4 mount, read back from the regular expression path-to-regexp 0.1
+ * compiled it to (Express 4 keeps no path text on its layers): literal segments and `/:name`
+ * parameters, the forms routers are mounted at. Anything else (custom captures, wildcards,
+ * `-:name`) gives `undefined` rather than a guess.
+ */
+function express4MountTemplate(layer: LayerLike): string | undefined {
+  const source = layer.regexp?.source;
+  const keys = layer.keys ?? [];
+  if (typeof source !== 'string' || !source.startsWith('^')) return undefined;
+  // Non-ending, non-strict mounts end with an optional slash and a lookahead.
+  let rest = source.slice(1).replace(/(?:\\\/\?)?(?:\(\?=\\\/\|\$\)|\(\?:\\\/\|\$\)|\$)?$/, '');
+  let template = '';
+  let key = 0;
+  while (rest.length > 0) {
+    const parameter = EXPRESS4_PARAMETER.exec(rest);
+    if (parameter !== null) {
+      const name = keys[key++]?.name;
+      if (typeof name !== 'string') return undefined;
+      template += `/:${name}${parameter[1] ?? ''}`;
+      rest = rest.slice(parameter[0].length);
+      continue;
+    }
+    if (rest.startsWith('\\/') || rest.startsWith('\\.')) {
+      template += rest.charAt(1);
+      rest = rest.slice(2);
+      continue;
+    }
+    const literal = EXPRESS4_LITERAL.exec(rest);
+    if (literal === null) return undefined;
+    template += literal[0];
+    rest = rest.slice(literal[0].length);
+  }
+  if (key !== keys.length) return undefined;
+  return template === '' ? '/' : template;
+}
+
+/** The paths a router is mounted at by this layer (several for `use([a, b], router)`). */
+function mountTemplatesOf(layer: LayerLike): readonly string[] | undefined {
+  const raw = pathAlternatives(layer.rawPath);
+  if (raw !== undefined && raw.length > 0) return raw;
   const recorded = mountTemplates.get(layer as object);
   if (recorded !== undefined) return recorded;
-  if (layer.regexp?.fast_slash === true) return '/';
-  return undefined;
+  if (layer.regexp?.fast_slash === true) return ['/'];
+  // Express 4, mounted before Hitch could record it (a router built before it was mounted).
+  const derived = express4MountTemplate(layer);
+  return derived === undefined ? undefined : [derived];
 }
 
 /** A place where a Route is mounted: the full template, and whether a mount's template was not known. */
@@ -100,19 +154,36 @@ interface Placement {
 }
 
 const MAX_DEPTH = 32;
+/** Placements kept per Route: a router mounted at many paths, many times over, stays cheap to search. */
+const MAX_PLACEMENTS = 64;
+
+/** The literal start of a template, up to its first parameter, wildcard, group or regular expression. */
+function literalPrefixOf(template: string): string {
+  const cut = template.search(/[:*{(|^$\\[?+]/);
+  return cut === -1 ? template : template.slice(0, cut);
+}
+
+function commonPrefix(texts: readonly string[]): string {
+  let prefix = texts[0] ?? '';
+  for (const text of texts) while (!text.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix;
+}
 
 function findPlacements(stack: readonly LayerLike[], route: RouteLike, prefix: string, depth: number, seen: Set<object>, out: Placement[]): void {
   if (depth > MAX_DEPTH) return;
   for (const layer of stack) {
+    if (out.length >= MAX_PLACEMENTS) return;
     if (layer.route === route) {
-      const template = joinTemplate(prefix, pathText(route.path) ?? '');
-      const cut = template.search(/[:*{(|]/);
-      out.push({ template, literalPrefix: cut === -1 ? template : template.slice(0, cut) });
+      // Several paths for one route: which one matched is not kept; name them all, each under
+      // the mount's prefix (still one bounded value).
+      const alternatives = (pathAlternatives(route.path) ?? ['']).map((path) => joinTemplate(prefix, path));
+      out.push({ template: alternatives.join('|'), literalPrefix: commonPrefix(alternatives.map(literalPrefixOf)) });
     } else if (isRouter(layer.handle) && !seen.has(layer.handle)) {
       seen.add(layer.handle);
       // A mount whose template is unknown (mounted before instrumentation, on an old router)
-      // contributes nothing rather than a raw path: the route stays bounded.
-      findPlacements(layer.handle.stack, route, joinTemplate(prefix, mountTemplateOf(layer) ?? '/'), depth + 1, seen, out);
+      // contributes nothing rather than a raw path: the route stays bounded. A router mounted at
+      // several paths at once is placed under each, as if it were mounted several times.
+      for (const mount of mountTemplatesOf(layer) ?? ['/']) findPlacements(layer.handle.stack, route, joinTemplate(prefix, mount), depth + 1, seen, out);
       seen.delete(layer.handle);
     }
   }
@@ -120,7 +191,7 @@ function findPlacements(stack: readonly LayerLike[], route: RouteLike, prefix: s
 
 /** Resolves and caches the full templates of routes of one app. */
 export class RouteResolver {
-  private readonly cache = new WeakMap<object, readonly Placement[]>();
+  private readonly cache = new WeakMap<object, { readonly generation: number; readonly placements: readonly Placement[] }>();
 
   /** @param rootStack returns the app's root router stack (created lazily by Express). */
   constructor(private readonly rootStack: () => readonly LayerLike[] | undefined) {}
@@ -131,8 +202,10 @@ export class RouteResolver {
    */
   resolve(route: unknown, path: string): string | undefined {
     if (typeof route !== 'object' || route === null) return undefined;
-    let placements = this.cache.get(route);
-    if (placements === undefined) {
+    const cached = this.cache.get(route);
+    let placements = cached?.placements;
+    // Recomputed after a router was mounted somewhere since (rare once the app serves).
+    if (placements === undefined || cached?.generation !== mountGeneration) {
       const found: Placement[] = [];
       const stack = this.rootStack();
       if (stack !== undefined) findPlacements(stack, route as RouteLike, '', 0, new Set(), found);
@@ -142,11 +215,13 @@ export class RouteResolver {
         found.push({ template: own, literalPrefix: own });
       }
       placements = found;
-      this.cache.set(route, placements);
+      this.cache.set(route, { generation: mountGeneration, placements });
     }
     if (placements.length === 1) return placements[0]!.template;
+    // Express matches paths case-insensitively by default.
+    const lowerPath = path.toLowerCase();
     let best: Placement | undefined;
-    for (const p of placements) if (path.startsWith(p.literalPrefix) && (best === undefined || p.literalPrefix.length > best.literalPrefix.length)) best = p;
+    for (const p of placements) if (lowerPath.startsWith(p.literalPrefix.toLowerCase()) && (best === undefined || p.literalPrefix.length > best.literalPrefix.length)) best = p;
     return (best ?? placements[0]!).template;
   }
 }
