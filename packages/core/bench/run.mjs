@@ -12,7 +12,7 @@
 // JSON; so do the resilience policies against cockatiel and opossum (bench/resilience.bench.mjs),
 // away from the other suites' heaps and JIT state. Harness: bench/harness.mjs. Formatting: bench/report.mjs.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, URL } from 'node:url';
 import { allocationPerOp, getGc, ratioOf, runChild, runInterleaved } from './harness.mjs';
 import { setupMetricsBench, VALUE_SEED } from './metrics.bench.mjs';
@@ -131,7 +131,9 @@ if (problems.length > 0) {
   console.error(write ? `Not writing ${DOC_PATH}.` : '');
   process.exitCode = 1;
 } else if (write) {
-  writeFileSync(DOC_PATH, renderMarkdown(report));
+  // Keep the section packages/express/bench/http/run.mjs writes between its markers, at the end.
+  const express = existsSync(DOC_PATH) ? /<!-- express-bench:start -->[\s\S]*?<!-- express-bench:end -->/.exec(readFileSync(DOC_PATH, 'utf8'))?.[0] : undefined;
+  writeFileSync(DOC_PATH, renderMarkdown(report) + (express === undefined ? '' : `\n${express}\n`));
   console.log(`\nwrote ${DOC_PATH}`);
 } else if (!complete && !args.includes('--no-write')) {
   console.log(`\nOnly ${suites.join(', ')}: ${DOC_PATH} is written by a run of every suite.`);

@@ -2,6 +2,7 @@ import { isCircuitOpenError, isValidationError } from '@hitch/core';
 import { trace } from '@opentelemetry/api';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerFor } from './error-status.js';
+import { pathOf } from './http-attributes.js';
 import { recordRequestError } from './record-error.js';
 import { stateOf } from './request-state.js';
 
@@ -62,7 +63,11 @@ export function hitchErrorHandler(options: ErrorHandlerOptions = {}): ErrorMiddl
         ...(isValidationError(error) ? { issues: error.issues } : {}),
       },
     };
-    if (status >= 500 && status !== 503 && status !== 504 && logger !== undefined) logger.error({ err: error as Error }, `${req.method ?? '-'} ${req.url ?? ''} failed`);
+    if (status >= 500 && status !== 503 && status !== 504 && logger !== undefined) {
+      // The path without its query: a query string may carry a token, and messages are not redacted.
+      const path = stateOf(req)?.path ?? pathOf((req as { originalUrl?: string }).originalUrl ?? req.url);
+      logger.error({ err: error as Error }, `${req.method ?? '-'} ${path} failed`);
+    }
     const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8' };
     if (isCircuitOpenError(error) && error.retryAfterMs !== undefined) headers['retry-after'] = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
     const text = JSON.stringify(body);

@@ -27,7 +27,8 @@ function probe(hitch: Hitch, which: 'liveness' | 'readiness'): HitchRoute {
 }
 
 function bearerMatches(header: string | undefined, expected: Buffer): boolean {
-  if (header === undefined || !header.startsWith('Bearer ')) return false;
+  // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is as good as `Bearer`.
+  if (header === undefined || header.slice(0, 7).toLowerCase() !== 'bearer ') return false;
   const given = Buffer.from(header.slice(7).trim());
   // Lengths differ: compare against itself to spend the same time, then refuse.
   if (given.length !== expected.length) return !timingSafeEqual(expected, expected);

@@ -194,12 +194,15 @@ export function hitchExpress(app: ExpressAppLike, options: HitchExpressOptions):
     const seconds = Math.max(0, clock.now() - state.startMs) / 1000;
     const span = state.span;
     if (state.ownsSpan) {
-      if (!disconnected || res.headersSent) span.setAttribute('http.response.status_code', res.statusCode);
-      if (disconnected) span.addEvent('client disconnected');
-      if (!disconnected && status >= 500) {
+      if (disconnected) {
+        if (res.headersSent) span.setAttribute('http.response.status_code', res.statusCode);
+        span.addEvent('client disconnected');
+      } else if (status >= 500) {
         // Server span rules: 5xx is an error, 4xx is the client's and leaves the status unset.
-        if (!state.errorRecorded) span.setAttribute('error.type', String(status));
+        span.setAttributes(state.errorRecorded ? { 'http.response.status_code': status } : { 'http.response.status_code': status, 'error.type': String(status) });
         span.setStatus({ code: SpanStatusCode.ERROR });
+      } else {
+        span.setAttribute('http.response.status_code', status);
       }
       span.end();
     }
@@ -208,15 +211,6 @@ export function hitchExpress(app: ExpressAppLike, options: HitchExpressOptions):
     if (sampled || (requestLog !== false && logger.isLevelEnabled(requestLog))) context.with(state.ctx, record, undefined, state, route, status, seconds);
     else record(state, route, status, seconds);
   };
-
-  function onFinish(this: ServerResponse): void {
-    const state = stateOf(this);
-    if (state !== undefined) end(state, false);
-  }
-  function onClose(this: ServerResponse): void {
-    const state = stateOf(this);
-    if (state !== undefined && !state.ended) end(state, !this.writableFinished);
-  }
 
   const begin = (req: IncomingMessage, res: ServerResponse, path: string): RequestState => {
     const method = normalizeMethod(req.method);
@@ -240,8 +234,8 @@ export function hitchExpress(app: ExpressAppLike, options: HitchExpressOptions):
     const state: RequestState = { span, ctx, ownsSpan, method, path, startMs, route: undefined, routeApplied: false, error: undefined, errorRecorded: false, ended: false, req, res };
     attachState(state);
     activeFor(method).inc();
-    res.on('finish', onFinish);
-    res.on('close', onClose);
+    // 'close' follows 'finish' on every response (and comes alone when the client went away first).
+    res.once('close', () => end(state, !res.writableFinished));
     if (sizes !== undefined) countBodyBytes(res);
     if (!ownsSpan) {
       // The other instrumentation ends its span when the response finishes, before our listener

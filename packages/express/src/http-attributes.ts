@@ -26,6 +26,18 @@ export function pathOf(url: string | undefined): string {
   return url.slice(0, MAX_PATH_LENGTH);
 }
 
+/** A decimal port of 1 to 5 digits, else `undefined`. */
+function parsePort(text: string): number | undefined {
+  if (text.length === 0 || text.length > 5) return undefined;
+  let port = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    port = port * 10 + digit;
+  }
+  return port;
+}
+
 /** Host and port from the `Host` header (`example.com:8080`, `[::1]:3000`). */
 function parseHost(host: string | undefined): { address?: string; port?: number } {
   if (host === undefined || host === '') return {};
@@ -43,7 +55,7 @@ function parseHost(host: string | undefined): { address?: string; port?: number 
       portText = host.slice(colon + 1);
     }
   }
-  const port = portText !== undefined && /^\d{1,5}$/.test(portText) ? Number(portText) : undefined;
+  const port = portText !== undefined ? parsePort(portText) : undefined;
   return port !== undefined && port <= 65535 ? { address: address.slice(0, 255), port } : { address: address.slice(0, 255) };
 }
 

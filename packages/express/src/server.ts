@@ -1,4 +1,5 @@
-import { InvalidOptionError, ShutdownPriority } from '@hitch/core';
+import type { Clock } from '@hitch/core';
+import { InvalidOptionError, ShutdownPriority, systemClock } from '@hitch/core';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +14,8 @@ export interface CloseGracefullyOptions {
   readonly timeoutMs?: number;
   /** Aborting it closes the remaining connections at once (the lifecycle hook's time is up). */
   readonly signal?: AbortSignal;
+  /** Clock for the `timeoutMs` timer (tests inject a fake one). Defaults to the system clock; `listen` passes the Hitch instance's. */
+  readonly clock?: Clock;
 }
 
 /** What {@link closeGracefully} did. */
@@ -60,12 +63,16 @@ export function closeGracefully(server: Server, options: CloseGracefullyOptions 
   if (existing !== undefined) return existing;
   const timeoutMs = options.timeoutMs ?? 10_000;
   if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new InvalidOptionError('closeGracefully.timeoutMs', `should be a positive number of milliseconds, got ${String(timeoutMs)}`);
+  const clock = options.clock ?? systemClock;
   const inFlight = track(server);
   const promise = new Promise<CloseReport>((resolve) => {
     const count = inFlight.size;
     for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+    let settled = false;
     const finish = (forced: number): void => {
-      clearTimeout(timer);
+      if (settled) return;
+      settled = true;
+      clock.clearTimeout(timer);
       options.signal?.removeEventListener('abort', force);
       resolve({ inFlight: count, forced });
     };
@@ -75,8 +82,9 @@ export function closeGracefully(server: Server, options: CloseGracefullyOptions 
       server.closeAllConnections();
       finish(forced);
     };
-    const timer = setTimeout(force, timeoutMs);
-    timer.unref();
+    const timer = clock.setTimeout(force, timeoutMs);
+    // The server's open connections keep the process alive while it drains; the timer need not.
+    (timer as { unref?: () => void } | null)?.unref?.();
     if (!server.listening) {
       finish(0);
       return;
@@ -111,6 +119,11 @@ export async function listen(app: RequestListener, port: number, options: Listen
   const installation = installationOf(app);
   if (installation === undefined) throw new InvalidOptionError('hitchExpress.listen', 'call hitchExpress(app, { hitch }) on this app first');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidOptionError('hitchExpress.listen', `port should be an integer in 0..65535, got ${String(port)}`);
+  // Checked now rather than when the shutdown hook runs, where it could only fail the shutdown.
+  const closeTimeoutMs = options.closeTimeoutMs;
+  if (closeTimeoutMs !== undefined && (!(closeTimeoutMs > 0) || !Number.isFinite(closeTimeoutMs))) {
+    throw new InvalidOptionError('hitchExpress.listen.closeTimeoutMs', `should be a positive number of milliseconds, got ${String(closeTimeoutMs)}`);
+  }
   const server = createServer(app);
   track(server);
   await new Promise<void>((resolve, reject) => {
@@ -124,7 +137,7 @@ export async function listen(app: RequestListener, port: number, options: Listen
   const remove = installation.hitch.lifecycle.onShutdown(
     `http server :${address.port}`,
     async (signal) => {
-      await closeGracefully(server, { timeoutMs: options.closeTimeoutMs, signal });
+      await closeGracefully(server, { timeoutMs: closeTimeoutMs, signal, clock: installation.hitch.clock });
     },
     { priority: ShutdownPriority.StopAccepting },
   );

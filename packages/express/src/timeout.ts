@@ -2,6 +2,7 @@ import type { Clock } from '@hitch/core';
 import { InvalidOptionError, TimeoutError, systemClock } from '@hitch/core';
 import { trace } from '@opentelemetry/api';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pathOf } from './http-attributes.js';
 import { stateOf } from './request-state.js';
 
 declare module 'node:http' {
@@ -35,6 +36,12 @@ const noop = function (this: ServerResponse): ServerResponse {
 
 /** After the timeout answered: a handler's late writes are dropped instead of throwing "headers already sent". */
 function silence(res: ServerResponse): void {
+  // `res.status(200)` only sets `statusCode`; the 503 is already written, but the span, metrics and
+  // request log read `statusCode` at 'finish', which may come after the handler's late call.
+  const statusCode = res.statusCode;
+  const statusMessage = res.statusMessage;
+  Object.defineProperty(res, 'statusCode', { get: () => statusCode, set: () => undefined, configurable: true, enumerable: true });
+  Object.defineProperty(res, 'statusMessage', { get: () => statusMessage, set: () => undefined, configurable: true, enumerable: true });
   const r = res as unknown as Record<string, unknown>;
   r.setHeader = noop;
   r.writeHead = noop;
@@ -64,7 +71,9 @@ export function timeout(ms: number, options: TimeoutMiddlewareOptions = {}): (re
     const onTimeout = (): void => {
       timer = undefined;
       res.off('close', onClose);
-      const error = new TimeoutError(ms, `${req.method ?? 'request'} ${stateOf(req)?.route ?? req.url ?? ''}`);
+      // The path without its query (which may carry a token): this message reaches the client, spans and logs.
+      const path = stateOf(req)?.route ?? stateOf(req)?.path ?? pathOf((req as { originalUrl?: string }).originalUrl ?? req.url);
+      const error = new TimeoutError(ms, `${req.method ?? 'request'} ${path}`);
       if (!res.headersSent && !res.writableEnded) {
         const traceId = (stateOf(req)?.span ?? trace.getActiveSpan())?.spanContext().traceId;
         const body = JSON.stringify({ error: { code: error.code, message: error.message, ...(traceId !== undefined ? { traceId } : {}) } });
