@@ -235,7 +235,8 @@ export function hitchExpress(app: ExpressAppLike, options: HitchExpressOptions):
     attachState(state);
     activeFor(method).inc();
     // 'close' follows 'finish' on every response (and comes alone when the client went away first).
-    res.once('close', () => end(state, !res.writableFinished));
+    // `on`, not `once`: 'close' is emitted once, and `once` would allocate a wrapper per request.
+    res.on('close', () => end(state, !res.writableFinished));
     if (sizes !== undefined) countBodyBytes(res);
     if (!ownsSpan) {
       // The other instrumentation ends its span when the response finishes, before our listener
