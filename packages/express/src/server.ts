@@ -137,7 +137,9 @@ export async function listen(app: RequestListener, port: number, options: Listen
   const remove = installation.hitch.lifecycle.onShutdown(
     `http server :${address.port}`,
     async (signal) => {
-      await closeGracefully(server, { timeoutMs: closeTimeoutMs, signal, clock: installation.hitch.clock });
+      const report = await closeGracefully(server, { timeoutMs: closeTimeoutMs, signal, clock: installation.hitch.clock });
+      // Requests were cut off: the hook fails, so the shutdown report (and the exit code) says so.
+      if (report.forced > 0) throw new Error(`${report.forced} request(s) still in flight were cut off when the close timed out`);
     },
     { priority: ShutdownPriority.StopAccepting },
   );

@@ -1,5 +1,5 @@
-import type { CircuitBreakerOptions, Hitch, KeyedBreakers, Policy, RetryOptions } from '@hitch/core';
-import type { Interceptor, InterceptorOptions, Listener, StatusObject } from '@grpc/grpc-js';
+import type { CircuitBreaker, CircuitBreakerOptions, Hitch, KeyedBreakers, Policy, RetryOptions } from '@hitch/core';
+import type { Interceptor, InterceptorOptions, Listener, NextCall, StatusObject } from '@grpc/grpc-js';
 import { InterceptingCall, Metadata, status as Status } from '@grpc/grpc-js';
 import { InvalidOptionError, buckets, isBulkheadRejectedError, isCircuitOpenError, isRetryBudgetExceededError, isTimeoutError } from '@hitch/core';
 import type { Context, Span } from '@opentelemetry/api';
@@ -32,7 +32,9 @@ export interface ClientPolicyOptions {
   readonly retry?: Omit<RetryOptions, 'retryOn' | 'clock' | 'name' | 'instrumentation'> | false;
   /**
    * A circuit breaker per target and method (a bounded map, see `maxBreakers`): options of
-   * `circuitBreaker`, or `false`. An open breaker answers UNAVAILABLE locally. Defaults to the
+   * `circuitBreaker`, or `false`. An open breaker answers UNAVAILABLE locally, unary and streaming
+   * calls alike. Each attempt of a unary call counts; a streaming call counts as a success once
+   * its first response message arrives, else by the status it ends with. Defaults to the
    * breaker's defaults.
    */
   readonly breaker?: Omit<CircuitBreakerOptions, 'name' | 'clock' | 'instrumentation'> | false;
@@ -105,6 +107,13 @@ interface Resolved {
   readonly timeoutMs: number | undefined;
 }
 
+/** A method's metric labels, and its label objects per status code, made once. */
+interface MethodLabels {
+  readonly rpc_service: string;
+  readonly rpc_method: string;
+  readonly byStatus: Map<number, { rpc_service: string; rpc_method: string; rpc_status_code: string }>;
+}
+
 /** One instrument set per Hitch instance. */
 const clientMetrics = new WeakMap<Hitch, ReturnType<typeof createClientMetrics>>();
 function createClientMetrics(hitch: Hitch) {
@@ -113,6 +122,61 @@ function createClientMetrics(hitch: Hitch) {
     help: 'Duration of gRPC calls (each attempt) made by this client',
     labels: { rpc_service: { maxValues: 50 }, rpc_method: { maxValues: 500 }, rpc_status_code: { values: STATUS_NAMES } },
     buckets: buckets.httpLatencySeconds,
+  });
+}
+
+/**
+ * A streaming call under its method's breaker: admitted, or answered UNAVAILABLE locally while the
+ * breaker is open (nothing goes on the wire). Its outcome counts: a success once the first
+ * response message arrives (so a long-lived stream is not held as a half-open probe, nor timed
+ * out as one), else the status it ends with. A call the caller cancels is not counted.
+ */
+function streamThroughBreaker(breaker: CircuitBreaker, call: ReturnType<NextCall>, begin: (metadata: Metadata) => (listener: Listener) => Listener): InterceptingCall {
+  const caller = new AbortController();
+  return new InterceptingCall(call, {
+    start: (metadata, listener, nextStart) => {
+      let admitted = false;
+      const run = (): Promise<void> =>
+        new Promise<void>((resolve, reject) => {
+          admitted = true;
+          let counted = false;
+          const count = (failure: RpcStatusError | undefined): void => {
+            if (counted) return;
+            counted = true;
+            if (failure === undefined) resolve();
+            else reject(failure);
+          };
+          const listen = begin(metadata);
+          nextStart(
+            metadata,
+            listen({
+              onReceiveMetadata: (m: Metadata) => listener.onReceiveMetadata(m),
+              onReceiveMessage: (m: unknown) => {
+                count(undefined);
+                listener.onReceiveMessage(m);
+              },
+              onReceiveStatus: (status: StatusObject) => {
+                count(status.code === Status.OK ? undefined : new RpcStatusError(status));
+                listener.onReceiveStatus(status);
+              },
+            }),
+          );
+        });
+      breaker.execute(run, { signal: caller.signal }).then(
+        () => undefined,
+        (error: unknown) => {
+          // Admitted: the call's own status reaches the caller.
+          if (admitted) return;
+          listener.onReceiveStatus(statusOfPolicyError(error, 'call rejected'));
+          // Never started: free its slot on the channel (and its deadline timer).
+          call.cancelWithStatus(Status.CANCELLED, 'not started: the circuit breaker is open');
+        },
+      );
+    },
+    cancel: (next) => {
+      caller.abort(new Error('cancelled by the caller'));
+      next();
+    },
   });
 }
 
@@ -141,6 +205,7 @@ export function clientInterceptor(options: ClientInterceptorOptions): Intercepto
   }
   const histogram = duration;
   const idempotentMethods = new Set(options.idempotentMethods ?? []);
+  const labelsByPath = new Map<string, MethodLabels>();
 
   const defaultRetryable = new Set<number>(policyOptions?.retryableCodes ?? [Status.UNAVAILABLE]);
   const defaultTimeoutMs = policyOptions?.timeoutMs;
@@ -148,6 +213,12 @@ export function clientInterceptor(options: ClientInterceptorOptions): Intercepto
     throw new InvalidOptionError('clientInterceptor.policy.timeoutMs', `should be a positive number of milliseconds, got ${String(defaultTimeoutMs)}`);
   }
   const methodOptions = policyOptions?.methods ?? {};
+  for (const [name, m] of Object.entries(methodOptions)) {
+    const ms = m?.timeoutMs;
+    if (ms !== undefined && (!(ms > 0) || !Number.isFinite(ms))) {
+      throw new InvalidOptionError(`clientInterceptor.policy.methods.${name}.timeoutMs`, `should be a positive number of milliseconds, got ${String(ms)}`);
+    }
+  }
   const resolvedCache = new Map<string, Resolved>();
   const resolve = (full: string, method: string): Resolved => {
     let resolved = resolvedCache.get(full);
@@ -193,7 +264,7 @@ export function clientInterceptor(options: ClientInterceptorOptions): Intercepto
   const startAttempt = (
     parent: Context,
     full: string,
-    labels: { rpc_service: string; rpc_method: string },
+    labels: MethodLabels,
     metadata: Metadata,
   ): { span: Span; ctx: Context; listen: (listener: Listener) => Listener } => {
     const startMs = clock.now();
@@ -214,7 +285,13 @@ export function clientInterceptor(options: ClientInterceptorOptions): Intercepto
           }
           span.end();
           const seconds = Math.max(0, clock.now() - startMs) / 1000;
-          const observe = (): void => histogram.observe({ ...labels, rpc_status_code: name }, seconds);
+          let statusLabels = labels.byStatus.get(status.code);
+          if (statusLabels === undefined) {
+            statusLabels = { rpc_service: labels.rpc_service, rpc_method: labels.rpc_method, rpc_status_code: name };
+            labels.byStatus.set(status.code, statusLabels);
+          }
+          const observed = statusLabels;
+          const observe = (): void => histogram.observe(observed, seconds);
           if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED) context.with(ctx, observe);
           else observe();
         }
@@ -227,20 +304,33 @@ export function clientInterceptor(options: ClientInterceptorOptions): Intercepto
 
   return (callOptions, nextCall) => {
     const { full, service, method } = methodName(callOptions.method_definition.path);
-    const labels = { rpc_service: service, rpc_method: method };
+    let labels = labelsByPath.get(callOptions.method_definition.path);
+    if (labels === undefined) {
+      labels = { rpc_service: service, rpc_method: method, byStatus: new Map() };
+      if (labelsByPath.size < 10_000) labelsByPath.set(callOptions.method_definition.path, labels);
+    }
     const parent = context.active();
     const settings = resolve(full, method);
     const incoming = incomingCall(parent)?.deadline ?? Infinity;
     const deadline = Math.min(deadlineMs(callOptions.deadline), incoming);
     const next = (): ReturnType<typeof nextCall> => nextCall(deadline === Infinity ? callOptions : { ...callOptions, deadline: new Date(deadline) });
 
-    // The budget is spent: answer locally, nothing goes on the wire.
-    if (deadline <= Date.now()) {
-      return new InterceptingCall(next(), {
+    // The budget is spent, or the caller of the incoming call has gone: answer locally, nothing
+    // goes on the wire (work for a caller who stopped waiting only adds load).
+    const expired = deadline <= Date.now();
+    if (expired || incomingCall(parent)?.ended === true) {
+      const status: StatusObject = expired
+        ? { code: Status.DEADLINE_EXCEEDED, details: `deadline already passed before ${full} was sent`, metadata: new Metadata() }
+        : { code: Status.CANCELLED, details: `the incoming call ended before ${full} was sent`, metadata: new Metadata() };
+      const unused = next();
+      return new InterceptingCall(unused, {
         start: (_metadata, listener) => {
           const { listen } = startAttempt(parent, full, labels, new Metadata());
-          const status: StatusObject = { code: Status.DEADLINE_EXCEEDED, details: `deadline already passed before ${full} was sent`, metadata: new Metadata() };
-          setImmediate(() => listen({ onReceiveStatus: (s, n) => n(s) }).onReceiveStatus!(status, (s) => listener.onReceiveStatus(s)));
+          setImmediate(() => {
+            // The call grpc-js made for this interceptor is never started: cancel it so its deadline timer goes.
+            unused.cancelWithStatus(status.code, status.details);
+            listen({ onReceiveStatus: (s, n) => n(s) }).onReceiveStatus!(status, (s) => listener.onReceiveStatus(s));
+          });
         },
         sendMessage: () => undefined,
         halfClose: () => undefined,
@@ -257,32 +347,32 @@ export function clientInterceptor(options: ClientInterceptorOptions): Intercepto
     const attemptTimeout = settings.timeoutMs;
 
     if (!unary || (policies.length === 0 && attemptTimeout === undefined)) {
-      // Streaming calls, or no policy: one attempt, passed straight through (a breaker still admits streaming calls).
-      if (breaker !== undefined && !unary && breaker.state === 'open') {
+      // Streaming calls, or no policy: one attempt, passed straight through.
+      if (breaker === undefined || unary) {
         return new InterceptingCall(next(), {
-          start: (_metadata, listener) => {
-            setImmediate(() => listener.onReceiveStatus({ code: Status.UNAVAILABLE, details: `circuit breaker "${target} ${full}" is open: the call was not made`, metadata: new Metadata() }));
+          start: (metadata, listener, nextStart) => {
+            const { listen } = startAttempt(parent, full, labels, metadata);
+            nextStart(metadata, listen(listener));
           },
-          sendMessage: () => undefined,
-          halfClose: () => undefined,
-          cancel: () => undefined,
         });
       }
-      return new InterceptingCall(next(), {
-        start: (metadata, listener, nextStart) => {
-          const { listen } = startAttempt(parent, full, labels, metadata);
-          nextStart(metadata, listen(listener));
-        },
-      });
+      return streamThroughBreaker(breaker, next(), (metadata) => startAttempt(parent, full, labels, metadata).listen);
     }
 
     // Unary with policies: the request is kept, each attempt is a new call under the policies.
+    // The call grpc-js hands this interceptor is never started (each attempt is a call of its
+    // own); it is cancelled once the call is over, or its deadline timer would keep the process
+    // alive, and the channel would count it as in flight, until the deadline.
+    const shell = next();
     let outer: Listener | undefined;
     let requestMetadata = new Metadata();
     let message: unknown;
     let current: ReturnType<typeof nextCall> | undefined;
     let cancelled: StatusObject | undefined;
-    const composed: Policy = policies.length === 1 ? policies[0]! : hitch.resilience.compose(...(policies as [Policy, Policy]));
+    // Aborted when the caller cancels: no further attempt, no backoff waited out.
+    const caller = new AbortController();
+    const composed: Policy | undefined =
+      policies.length === 0 ? undefined : policies.length === 1 ? policies[0]! : hitch.resilience.compose(...(policies as [Policy, Policy]));
 
     type AttemptResult = { metadata: Metadata | undefined; message: unknown; status: StatusObject };
     const attemptOnce = (signal: AbortSignal): Promise<AttemptResult> =>
@@ -329,7 +419,7 @@ export function clientInterceptor(options: ClientInterceptorOptions): Intercepto
       }
     };
 
-    return new InterceptingCall(next(), {
+    return new InterceptingCall(shell, {
       start: (metadata, listener) => {
         requestMetadata = metadata;
         outer = listener as Listener;
@@ -339,18 +429,27 @@ export function clientInterceptor(options: ClientInterceptorOptions): Intercepto
       },
       halfClose: () => {
         const deliver = outer!;
-        composed.execute(attempt, deadline === Infinity ? undefined : { deadline }).then(
+        const release = (): void => shell.cancelWithStatus(Status.CANCELLED, 'the call is over');
+        const executeOptions = deadline === Infinity ? { signal: caller.signal } : { signal: caller.signal, deadline };
+        const run = composed === undefined ? attempt(caller.signal) : composed.execute(attempt, executeOptions);
+        run.then(
           (result) => {
+            release();
             if (result.metadata !== undefined) deliver.onReceiveMetadata?.(result.metadata, () => undefined);
             deliver.onReceiveMessage?.(result.message, () => undefined);
             deliver.onReceiveStatus?.(result.status, () => undefined);
           },
-          (error: unknown) => deliver.onReceiveStatus?.(statusOfPolicyError(error, 'call failed'), () => undefined),
+          (error: unknown) => {
+            release();
+            deliver.onReceiveStatus?.(statusOfPolicyError(error, 'call failed'), () => undefined);
+          },
         );
       },
       cancel: () => {
+        if (cancelled !== undefined) return;
         cancelled = { code: Status.CANCELLED, details: 'cancelled by the caller', metadata: new Metadata() };
         current?.cancelWithStatus(Status.CANCELLED, 'cancelled by the caller');
+        caller.abort(new RpcStatusError(cancelled));
       },
     });
   };

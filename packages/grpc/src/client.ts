@@ -1,6 +1,7 @@
 import type { ChannelCredentials, ChannelOptions, Client, ServiceDefinition } from '@grpc/grpc-js';
 import { credentials as grpcCredentials } from '@grpc/grpc-js';
 import type { Hitch } from '@hitch/core';
+import { InvalidOptionError } from '@hitch/core';
 import type { ClientPolicyOptions } from './client-interceptor.js';
 import { clientInterceptor } from './client-interceptor.js';
 
@@ -40,6 +41,9 @@ export function idempotentMethodsOf(service: ServiceDefinition): string[] {
  * without further configuration (proto-loader keeps method options).
  */
 export function createClient<C extends Client>(ServiceClient: ServiceClientConstructor<C>, address: string, options: CreateClientOptions): C {
+  if (typeof options !== 'object' || options === null || typeof options.hitch !== 'object' || options.hitch === null) {
+    throw new InvalidOptionError('createClient.hitch', 'is required: pass the instance from createHitch()');
+  }
   const { hitch, policy, credentials, channelOptions } = options;
   const interceptor = clientInterceptor({ hitch, target: address, policy, idempotentMethods: idempotentMethodsOf(ServiceClient.service) });
   const { interceptors = [], ...rest } = channelOptions ?? {};

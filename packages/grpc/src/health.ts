@@ -1,4 +1,4 @@
-import type { Hitch } from '@hitch/core';
+import type { Hitch, TimerHandle } from '@hitch/core';
 import type { Server, ServerUnaryCall, ServerWritableStream, ServiceDefinition, sendUnaryData } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { InvalidOptionError } from '@hitch/core';
@@ -120,6 +120,12 @@ export const healthServiceDefinition: ServiceDefinition = {
   },
 } as ServiceDefinition;
 
+/** A timer that does not keep the process alive (a no-op for handles without `unref`, e.g. of a fake clock). */
+function unrefTimer(handle: TimerHandle): void {
+  const unref = (handle as { unref?: unknown } | null)?.unref;
+  if (typeof unref === 'function') (unref as () => void).call(handle);
+}
+
 /** Options of {@link addHealthService}. */
 export interface HealthServiceOptions {
   /** The Hitch instance whose lifecycle readiness drives the status. Required. */
@@ -129,7 +135,7 @@ export interface HealthServiceOptions {
    * registered on it. Others answer NOT_FOUND (Check) or SERVICE_UNKNOWN (Watch). Defaults to none.
    */
   readonly services?: readonly string[];
-  /** How often a Watch re-evaluates readiness, in milliseconds. Defaults to `1_000`. */
+  /** How often a Watch re-evaluates readiness, in milliseconds, on `hitch.clock`. Defaults to `1_000`. */
   readonly watchIntervalMs?: number;
 }
 
@@ -137,7 +143,11 @@ export interface HealthServiceOptions {
 export interface HealthService {
   /** Answer for one more service name. */
   addService(name: string): void;
-  /** Answer NOT_SERVING from now on, whatever readiness says, and tell every watcher at once (used when shutting down). */
+  /**
+   * Answer NOT_SERVING from now on, whatever readiness says; tell every watcher at once, then end
+   * its stream (Watch calls made later get NOT_SERVING and end too). Used when shutting down: a
+   * graceful shutdown waits for every call, open Watch streams included.
+   */
   stopServing(): void;
   /** The status `''` has now. */
   status(): Promise<ServingStatus>;
@@ -146,13 +156,15 @@ export interface HealthService {
 /**
  * Adds `grpc.health.v1.Health` (Check and Watch) to a server: SERVING while `hitch.lifecycle`
  * readiness passes, NOT_SERVING while it fails (a critical check failing, not ready, draining).
- * Watch sends the status at once and again on every change, until the client cancels.
+ * Watch sends the status at once and again on every change, until the client cancels (or
+ * `stopServing()` ends it).
  */
 export function addHealthService(server: Server, options: HealthServiceOptions): HealthService {
   if (typeof options !== 'object' || options === null || typeof options.hitch !== 'object' || options.hitch === null) {
     throw new InvalidOptionError('addHealthService.hitch', 'is required: pass the instance from createHitch()');
   }
   const { hitch } = options;
+  const clock = hitch.clock;
   const watchIntervalMs = options.watchIntervalMs ?? 1_000;
   if (!(watchIntervalMs > 0) || !Number.isFinite(watchIntervalMs)) {
     throw new InvalidOptionError('addHealthService.watchIntervalMs', `should be a positive number of milliseconds, got ${String(watchIntervalMs)}`);
@@ -183,37 +195,47 @@ export function addHealthService(server: Server, options: HealthServiceOptions):
   };
 
   const watch = (call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>): void => {
-    const known = services.has(call.request.service);
+    const service = call.request.service;
     let last: ServingStatus | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     let done = false;
     const send = (s: ServingStatus): void => {
       if (done || s === last) return;
       last = s;
       call.write({ status: s });
     };
-    const evaluate = (): void => {
-      timer = undefined;
-      if (done) return;
-      if (!known) {
-        send(ServingStatus.SERVICE_UNKNOWN);
-      } else {
-        void status().then(send);
-      }
-      timer = setTimeout(evaluate, watchIntervalMs);
-      timer.unref();
-    };
-    const notify = (): void => send(ServingStatus.NOT_SERVING);
     const finish = (): void => {
       if (done) return;
       done = true;
-      if (timer !== undefined) clearTimeout(timer);
-      watchers.delete(notify);
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
+      watchers.delete(stop);
     };
-    watchers.add(notify);
+    // Shutting down: the last word is NOT_SERVING, then the stream ends, so that a graceful
+    // shutdown (`tryShutdown`) does not wait for the watchers of load balancers.
+    const stop = (): void => {
+      send(ServingStatus.NOT_SERVING);
+      finish();
+      call.end();
+    };
+    const evaluate = (): void => {
+      timer = undefined;
+      if (done) return;
+      // Looked up each time: a service added after the Watch began is reported from then on
+      // ("if later the service becomes known, the server will send a new message").
+      if (!services.has(service)) send(ServingStatus.SERVICE_UNKNOWN);
+      else void status().then(send);
+      timer = clock.setTimeout(evaluate, watchIntervalMs);
+      unrefTimer(timer);
+    };
     call.on('cancelled', finish);
     call.on('close', finish);
     call.on('error', finish);
+    if (stopped) {
+      stop();
+      return;
+    }
+    watchers.add(stop);
     evaluate();
   };
 
@@ -224,7 +246,7 @@ export function addHealthService(server: Server, options: HealthServiceOptions):
     },
     stopServing: () => {
       stopped = true;
-      for (const notify of [...watchers]) notify();
+      for (const stop of [...watchers]) stop();
     },
     status,
   };

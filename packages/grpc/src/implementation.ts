@@ -2,7 +2,7 @@ import type { Logger } from '@hitch/core';
 import type { MethodDefinition, ServiceDefinition, UntypedHandleCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { Metadata, status as Status } from '@grpc/grpc-js';
 import { rememberHandlerError } from './handler-errors.js';
-import { statusFor } from './status.js';
+import { grpcCodeOf, statusFor } from './status.js';
 
 /** An error grpc-js sends as a status: `code`, `details`, `metadata`. */
 export interface StatusError extends Error {
@@ -11,15 +11,27 @@ export interface StatusError extends Error {
   readonly metadata: Metadata;
 }
 
-function toStatusError(error: unknown, path: string, logger: Logger | undefined): StatusError {
+/**
+ * The status error grpc-js sends for a handler's `error`. Trailers are the ones the handler passed
+ * with it (`callback(error, null, trailer)`), else those of an error that carries its own gRPC
+ * code (a downstream `ServiceError` keeps its trailers, as grpc-js would send them); the metadata
+ * of any other error is its internals and stays on the server.
+ */
+function toStatusError(error: unknown, path: string, logger: Logger | undefined, trailer?: Metadata): StatusError {
   rememberHandlerError(error);
   const { code, details } = statusFor(error);
   if (code === Status.INTERNAL && logger !== undefined) logger.error({ err: error as Error }, `${path} failed`);
+  const own = grpcCodeOf(error) === undefined ? undefined : (error as { metadata?: unknown }).metadata;
   const statusError = new Error(details) as Error & { code: Status; details: string; metadata: Metadata };
   statusError.code = code;
   statusError.details = details;
-  statusError.metadata = new Metadata();
+  statusError.metadata = isMetadata(trailer) ? trailer : isMetadata(own) ? own : new Metadata();
   return statusError;
+}
+
+/** Duck-typed: the handler's `Metadata` may come from another copy of grpc-js. */
+function isMetadata(value: unknown): value is Metadata {
+  return typeof value === 'object' && value !== null && typeof (value as { getMap?: unknown }).getMap === 'function' && typeof (value as { toHttp2Headers?: unknown }).toHttp2Headers === 'function';
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -46,7 +58,7 @@ function wrapHandler(definition: MethodDefinition<unknown, unknown>, handler: Un
       const done: Callback = (error, value, trailer, flags) => {
         if (answered) return;
         answered = true;
-        if (error !== null && error !== undefined) callback(toStatusError(error, path, logger));
+        if (error !== null && error !== undefined) callback(toStatusError(error, path, logger, trailer));
         else callback(null, value, trailer, flags);
       };
       try {

@@ -4,7 +4,7 @@ import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status
 import { InvalidOptionError, buckets } from '@hitch/core';
 import type { Context, Span } from '@opentelemetry/api';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api';
-import { withIncomingCall } from './call-context.js';
+import { IncomingCallState, withIncomingCall } from './call-context.js';
 import { metadataGetter } from './metadata.js';
 import { methodName } from './method-path.js';
 import { SERVER_ERROR_CODES, STATUS_NAMES, statusName } from './status.js';
@@ -66,19 +66,36 @@ export function serverInterceptor(options: ServerInterceptorOptions): ServerInte
     serverMetrics.set(hitch, metrics);
   }
   const { duration, active } = metrics;
+  const observe = (labels: { rpc_service: string; rpc_method: string; rpc_status_code: string }, seconds: number): void => duration.observe(labels, seconds);
   const tracer = hitch.tracer;
   const propagator = hitch.tracing.propagator;
   const clock = hitch.clock;
+
+  /** Label objects per method, made once (a call spreads nothing). */
+  const labelsByPath = new Map<string, { readonly active: { rpc_service: string; rpc_method: string }; readonly byStatus: Map<number, { rpc_service: string; rpc_method: string; rpc_status_code: string }> }>();
+  const labelsFor = (path: string) => {
+    let entry = labelsByPath.get(path);
+    if (entry === undefined) {
+      const name = methodName(path);
+      entry = { active: { rpc_service: name.service, rpc_method: name.method }, byStatus: new Map() };
+      if (labelsByPath.size < 10_000) labelsByPath.set(path, entry);
+    }
+    return entry;
+  };
 
   return (methodDescriptor, call: ServerInterceptingCallInterface) => {
     // Health probes come every few seconds from the orchestrator: no span, no metric.
     if (methodDescriptor.path.startsWith('/grpc.health.v1.Health/')) return new ServerInterceptingCall(call);
     const name = methodName(methodDescriptor.path);
-    const labels = { rpc_service: name.service, rpc_method: name.method };
+    const methodLabels = labelsFor(methodDescriptor.path);
+    const labels = methodLabels.active;
+    // grpc-js runs a unary or server-streaming handler at half-close, a client-streaming or bidi
+    // one at metadata (and emits its 'data' events at each message): only those steps need the context.
+    const streamingRequest = methodDescriptor.requestStream;
     const startMs = clock.now();
-    const controller = new AbortController();
     const deadlineValue = call.getDeadline();
     const deadline = deadlineValue instanceof Date ? deadlineValue.getTime() : Number(deadlineValue);
+    const incoming = new IncomingCallState(Number.isFinite(deadline) ? deadline : Infinity);
     let span: Span | undefined;
     let ctx: Context = ROOT_CONTEXT;
     let ended = false;
@@ -89,20 +106,24 @@ export function serverInterceptor(options: ServerInterceptorOptions): ServerInte
       const current = span;
       active.dec(labels);
       const codeName = statusName(code);
-      current.setAttribute('rpc.status_code', codeName);
-      const handlerError = takeHandlerError(ctx);
       if (SERVER_ERROR_CODES.has(code)) {
+        const handlerError = takeHandlerError(ctx);
         if (handlerError !== undefined) current.recordException(handlerError instanceof Error ? handlerError : String(handlerError));
-        current.setAttribute('error.type', codeName);
+        current.setAttributes({ 'rpc.status_code': codeName, 'error.type': codeName });
         current.setStatus({ code: SpanStatusCode.ERROR, message: details });
+      } else {
+        current.setAttribute('rpc.status_code', codeName);
       }
       current.end();
+      incoming.end(`call ended with ${codeName}`);
       const seconds = Math.max(0, clock.now() - startMs) / 1000;
-      const sampled = (current.spanContext().traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
-      const observe = (): void => duration.observe({ ...labels, rpc_status_code: codeName }, seconds);
-      if (sampled) context.with(ctx, observe);
-      else observe();
-      if (!controller.signal.aborted) controller.abort(new Error(`call ended with ${codeName}`));
+      let statusLabels = methodLabels.byStatus.get(code);
+      if (statusLabels === undefined) {
+        statusLabels = { ...labels, rpc_status_code: codeName };
+        methodLabels.byStatus.set(code, statusLabels);
+      }
+      if ((current.spanContext().traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED) context.with(ctx, observe, undefined, statusLabels, seconds);
+      else observe(statusLabels, seconds);
     };
 
     const listener = new ServerListenerBuilder()
@@ -114,15 +135,19 @@ export function serverInterceptor(options: ServerInterceptorOptions): ServerInte
           {
             kind: SpanKind.SERVER,
             startTime: startMs,
-            attributes: { 'rpc.system.name': 'grpc', 'rpc.method': name.full, ...(peer !== undefined && peer !== 'unknown' ? { 'network.peer.address': peer } : {}) },
+            attributes: peer !== undefined && peer !== 'unknown' ? { 'rpc.system.name': 'grpc', 'rpc.method': name.full, 'network.peer.address': peer } : { 'rpc.system.name': 'grpc', 'rpc.method': name.full },
           },
           parent,
         );
-        ctx = withIncomingCall(withHandlerErrorSlot(trace.setSpan(parent, span)), { deadline: Number.isFinite(deadline) ? deadline : Infinity, signal: controller.signal });
+        ctx = withIncomingCall(withHandlerErrorSlot(trace.setSpan(parent, span)), incoming);
         active.inc(labels);
-        context.with(ctx, next, undefined, metadata);
+        if (streamingRequest) context.with(ctx, next, undefined, metadata);
+        else next(metadata);
       })
-      .withOnReceiveMessage((message: unknown, next) => context.with(ctx, next, undefined, message))
+      .withOnReceiveMessage((message: unknown, next) => {
+        if (streamingRequest) context.with(ctx, next, undefined, message);
+        else next(message);
+      })
       .withOnReceiveHalfClose((next) => context.with(ctx, next))
       .withOnCancel(() => {
         // Every call ends with a cancel notification; one that arrives before a status means
@@ -130,7 +155,7 @@ export function serverInterceptor(options: ServerInterceptorOptions): ServerInte
         if (!ended) {
           const expired = Number.isFinite(deadline) && Date.now() >= deadline;
           const reason = expired ? 'deadline exceeded' : 'cancelled by the client';
-          controller.abort(new Error(reason));
+          incoming.end(reason);
           end(expired ? Status.DEADLINE_EXCEEDED : Status.CANCELLED, reason);
         }
       })

@@ -15,7 +15,10 @@ export interface CreateServerOptions extends ServerOptions {
   readonly hitch: Hitch;
   /** Add `grpc.health.v1.Health`, driven by `hitch.lifecycle` readiness. Defaults to `true`. */
   readonly health?: boolean;
-  /** How long a graceful shutdown waits for calls in flight (`tryShutdown`) before `forceShutdown`, in milliseconds. Defaults to `10_000`. */
+  /**
+   * How long a graceful shutdown waits for calls in flight (`tryShutdown`) before `forceShutdown`,
+   * in milliseconds. Calls cut off make the shutdown hook fail (the report says so). Defaults to `10_000`.
+   */
   readonly shutdownTimeoutMs?: number;
 }
 
@@ -73,7 +76,8 @@ export function shutdownGracefully(server: Server, options: { readonly timeoutMs
  * A grpc-js `Server` with the Hitch server interceptor, handlers wrapped so that typed errors
  * answer the status of one table (and unknown errors INTERNAL without their message), the
  * standard health service, and a shutdown hook on `hitch.lifecycle` (priority "stop
- * accepting"): health goes NOT_SERVING first, then `tryShutdown`, bounded, then `forceShutdown`.
+ * accepting"): health goes NOT_SERVING first (Watch streams get it, then end), then
+ * `tryShutdown`, bounded, then `forceShutdown` (the hook then fails: calls were cut off).
  * Bind and start it as usual (`bindAsync`).
  */
 export function createServer(options: CreateServerOptions): HitchServer {
@@ -96,7 +100,9 @@ export function createServer(options: CreateServerOptions): HitchServer {
     `grpc server ${++serverCount}`,
     async (signal) => {
       health?.stopServing();
-      await shutdownGracefully(server, { timeoutMs: shutdownTimeoutMs, signal });
+      const graceful = await shutdownGracefully(server, { timeoutMs: shutdownTimeoutMs, signal });
+      // Calls were cut off: the shutdown report (and the exit code) says so.
+      if (!graceful && !signal.aborted) throw new Error(`calls still in flight after shutdownTimeoutMs (${shutdownTimeoutMs} ms) were cut off by forceShutdown`);
     },
     { priority: ShutdownPriority.StopAccepting },
   );

@@ -55,12 +55,20 @@ export function statusFor(error: unknown): StatusAnswer {
   if (isHitchError(error)) {
     return { code: GRPC_STATUS_BY_ERROR_CODE[error.code] ?? Status.INTERNAL, details: error.message };
   }
-  if (typeof error === 'object' && error !== null) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === 'number' && Number.isInteger(code) && code > 0 && code <= 16) {
-      const details = (error as { details?: unknown }).details;
-      return { code, details: typeof details === 'string' ? details : error instanceof Error ? error.message : '' };
-    }
+  const code = grpcCodeOf(error);
+  if (code !== undefined) {
+    const details = (error as { details?: unknown }).details;
+    return { code, details: typeof details === 'string' ? details : error instanceof Error ? error.message : '' };
   }
   return { code: Status.INTERNAL, details: 'Internal error' };
+}
+
+/**
+ * The gRPC status code (1..16) a non-Hitch error already carries, e.g. a `ServiceError` from a
+ * downstream call or a `{ code, details }` status object; `undefined` for anything else.
+ */
+export function grpcCodeOf(error: unknown): Status | undefined {
+  if (typeof error !== 'object' || error === null || isHitchError(error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' && Number.isInteger(code) && code > 0 && code <= 16 ? code : undefined;
 }
