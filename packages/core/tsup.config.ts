@@ -3,6 +3,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    'fsm/index': 'src/fsm/index.ts',
     'naming/index': 'src/naming/index.ts',
     'resilience/index': 'src/resilience/index.ts',
   },

@@ -4,6 +4,7 @@
 //   node bench/child.mjs --suite=fetch [--batch=1000]
 //   node bench/child.mjs --suite=logs [--batch=20000]
 //   node bench/child.mjs --suite=resilience [--batch=5000]
+//   node bench/child.mjs --suite=fsm [--batch=100000]   (live entities per library)
 //
 // The suites register OpenTelemetry globals, patch pino or subscribe to undici's diagnostics
 // channels, so none of them shares a process with another. The resilience suite registers Hitch's
@@ -38,6 +39,8 @@ const SUITES = {
   logs: { load: () => import('./logs.bench.mjs').then((m) => m.setupLogsBench), batch: 20_000 },
   // `batch`: calls per batch of the retry scenario; the others scale it (see resilience.bench.mjs).
   resilience: { load: () => import('./resilience.bench.mjs').then((m) => m.setupResilienceBench), batch: 5_000 },
+  // `batch`: live entities per library (see fsm.bench.mjs); each case sets its own transitions per batch.
+  fsm: { load: () => import('./fsm.bench.mjs').then((m) => m.setupFsmBench), batch: 100_000 },
 };
 const suiteName = stringArg('suite', undefined);
 const suite = SUITES[suiteName];
@@ -107,6 +110,8 @@ const VERSIONED = [
   'pino',
   'cockatiel',
   'opossum',
+  'xstate',
+  'javascript-state-machine',
 ];
 const result = {
   suite: suiteName,

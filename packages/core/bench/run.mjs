@@ -3,14 +3,15 @@
 //   node bench/run.mjs               run everything, print the tables, regenerate docs/benchmarks.md
 //   node bench/run.mjs --no-write    run and print only
 //   node bench/run.mjs --rounds=15 --batch=200000
-//   node bench/run.mjs --suites=metrics,spans,fetch,logs,resilience   (a subset is printed, never written)
-//   node bench/run.mjs --span-batch=20000 --fetch-batch=1000 --log-batch=20000 --resilience-batch=5000
+//   node bench/run.mjs --suites=metrics,spans,fetch,logs,resilience,fsm   (a subset is printed, never written)
+//   node bench/run.mjs --span-batch=20000 --fetch-batch=1000 --log-batch=20000 --resilience-batch=5000 --fsm-entities=100000
 //
 // Metrics run in this process (bench/metrics.bench.mjs). Tracing, HTTP client and logging start
 // an @opentelemetry/sdk-node each, register globals or patch modules, so every one of them runs in a
 // child process of its own (bench/child.mjs, one after the other, never in parallel) and reports
 // JSON; so do the resilience policies against cockatiel and opossum (bench/resilience.bench.mjs),
-// away from the other suites' heaps and JIT state. Harness: bench/harness.mjs. Formatting: bench/report.mjs.
+// away from the other suites' heaps and JIT state, and the state machines against xstate and
+// javascript-state-machine (bench/fsm.bench.mjs, one process per library: their heaps differ by 30x). Harness: bench/harness.mjs. Formatting: bench/report.mjs.
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, URL } from 'node:url';
@@ -20,7 +21,7 @@ import { machineInfo, renderConsole, renderMarkdown, renderSectionConsole } from
 
 const DOC_PATH = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url));
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
-const ALL_SUITES = ['metrics', 'spans', 'fetch', 'logs', 'resilience'];
+const ALL_SUITES = ['metrics', 'spans', 'fetch', 'logs', 'resilience', 'fsm'];
 
 const args = process.argv.slice(2);
 const intArg = (name, fallback) => {
@@ -95,9 +96,11 @@ const CHILD_RUNS = {
   fetch: [['--suite=fetch', `--batch=${intArg('fetch-batch', 1_000)}`]],
   logs: [['--suite=logs', `--batch=${intArg('log-batch', 20_000)}`]],
   resilience: [['--suite=resilience', `--batch=${intArg('resilience-batch', 5_000)}`]],
+  // State machines: one process per library group, each holding that many live entities (bench/fsm.bench.mjs).
+  fsm: ['hitch', 'xstate.actor', 'xstate.transition', 'jsm'].map((group) => ['--suite=fsm', `--case=${group}`, `--batch=${intArg('fsm-entities', 100_000)}`]),
 };
 const sections = [];
-for (const suite of ['spans', 'fetch', 'logs', 'resilience']) {
+for (const suite of ['spans', 'fetch', 'logs', 'resilience', 'fsm']) {
   if (!suites.includes(suite)) continue;
   const results = [];
   for (const childArgs of CHILD_RUNS[suite]) {
@@ -131,9 +134,10 @@ if (problems.length > 0) {
   console.error(write ? `Not writing ${DOC_PATH}.` : '');
   process.exitCode = 1;
 } else if (write) {
-  // Keep the section packages/express/bench/http/run.mjs writes between its markers, at the end.
-  const express = existsSync(DOC_PATH) ? /<!-- express-bench:start -->[\s\S]*?<!-- express-bench:end -->/.exec(readFileSync(DOC_PATH, 'utf8'))?.[0] : undefined;
-  writeFileSync(DOC_PATH, renderMarkdown(report) + (express === undefined ? '' : `\n${express}\n`));
+  // Keep the sections packages/express/bench/http/run.mjs, packages/grpc/bench/grpc/run.mjs and packages/idgen/bench/run.mjs write between their markers, at the end.
+  const existing = existsSync(DOC_PATH) ? readFileSync(DOC_PATH, 'utf8') : '';
+  const kept = [/<!-- express-bench:start -->[\s\S]*?<!-- express-bench:end -->/, /<!-- grpc-bench:start -->[\s\S]*?<!-- grpc-bench:end -->/, /<!-- idgen-bench:start -->[\s\S]*?<!-- idgen-bench:end -->/].map((marked) => marked.exec(existing)?.[0]);
+  writeFileSync(DOC_PATH, renderMarkdown(report) + kept.map((section) => (section === undefined ? '' : `\n${section}\n`)).join(''));
   console.log(`\nwrote ${DOC_PATH}`);
 } else if (!complete && !args.includes('--no-write')) {
   console.log(`\nOnly ${suites.join(', ')}: ${DOC_PATH} is written by a run of every suite.`);

@@ -43,6 +43,9 @@ import type {
 import { CircuitBreaker, bulkhead, circuitBreaker, compose, fallback, keyedBreakers, retry, timeout } from './resilience/index.js';
 import type { DrainResult, TaskRunner, TaskRunnerOptions } from './tasks/index.js';
 import { bind, bindEmitter, createTaskRunner, injectContext, runWithExtractedContext } from './tasks/index.js';
+import { defineMachine } from './fsm/define-machine.js';
+import type { FsmInstrumentation } from './fsm/types.js';
+import { createFsmInstrumentation } from './wiring/fsm-instrumentation.js';
 import { createResilienceInstrumentation } from './wiring/resilience-instrumentation.js';
 import { createTaskInstrumentation } from './wiring/task-instrumentation.js';
 
@@ -119,6 +122,15 @@ export interface HitchTasks {
   drainAll(options?: { timeoutMs?: number }): Promise<DrainResult>;
 }
 
+/** `hitch.fsm`: state machines whose transitions this instance counts, times and adds to the active span. */
+export interface HitchFsm {
+  /**
+   * `defineMachine` from `@hitch/core/fsm` with this instance's clock and instrumentation filled
+   * in (`hitch_fsm_*` metrics, a span event per transition). Options given win.
+   */
+  readonly defineMachine: typeof defineMachine;
+}
+
 /** One Hitch instance per service: pass it explicitly to every integration. */
 export interface Hitch {
   readonly service: Readonly<{ name: string; version: string | undefined; environment: string | undefined }>;
@@ -134,6 +146,7 @@ export interface Hitch {
   readonly fetch: HitchFetch;
   readonly resilience: HitchResilience;
   readonly tasks: HitchTasks;
+  readonly fsm: HitchFsm;
   /** Health checks, shutdown hooks, SIGTERM/SIGINT handling. */
   readonly lifecycle: Lifecycle;
   /** Shorthand for `hitch.tracing.withSpan`. */
@@ -255,6 +268,15 @@ export function createHitch(options: HitchOptions = {}): Hitch {
     drainAll,
   };
 
+  // Registered at the first machine: services without one expose no hitch_fsm_* families.
+  let fsmInstrumentation: FsmInstrumentation | undefined;
+  const fsm: HitchFsm = {
+    defineMachine(definition) {
+      fsmInstrumentation ??= createFsmInstrumentation(metrics);
+      return defineMachine({ clock, instrumentation: fsmInstrumentation, ...definition });
+    },
+  };
+
   // A signal-driven shutdown drains tasks, then flushes telemetry, after the user's own hooks
   // that stop accepting work (priority 10).
   lifecycle.onShutdown('drain tasks', () => drainAll({ timeoutMs: shutdownTimeoutMs / 2 }).then(() => undefined), {
@@ -274,6 +296,7 @@ export function createHitch(options: HitchOptions = {}): Hitch {
     fetch,
     resilience,
     tasks,
+    fsm,
     lifecycle,
     withSpan: tracing.withSpan,
     shutdown,

@@ -1,6 +1,6 @@
 // The public surface of @hitch/core. Every export is named here; nothing else is public.
 export { createHitch } from './hitch.js';
-export type { Hitch, HitchOptions, HitchResilience, HitchTasks, HttpClientOptions, MetricsOptions, ServiceOptions } from './hitch.js';
+export type { Hitch, HitchFsm, HitchOptions, HitchResilience, HitchTasks, HttpClientOptions, MetricsOptions, ServiceOptions } from './hitch.js';
 
 export type { Tracing, TracingOptions, TraceExporterKind } from './tracing/tracing.js';
 export { recordError } from './tracing/with-span.js';
@@ -83,6 +83,31 @@ export {
   isTaskRunnerClosedError,
   isTimeoutError,
 } from './errors/resilience-errors.js';
+
+// State machines: also available alone as @hitch/core/fsm.
+export { Machine, defineMachine } from './fsm/index.js';
+export type {
+  Entity,
+  EntityIn,
+  EntityOf,
+  EventDefinition,
+  EventDefinitions,
+  EventName,
+  EventOf,
+  EventsFrom,
+  FromOf,
+  FsmInstrumentation,
+  MachineDefinition,
+  MachineDescription,
+  MachineInstrumentation,
+  MachineJSON,
+  PayloadArgs,
+  PayloadOf,
+  StateOf,
+  ToOf,
+  TransitionRecorder,
+} from './fsm/index.js';
+export { GuardRejectedError, VersionConflictError, isGuardRejectedError, isVersionConflictError } from './errors/fsm-errors.js';
 
 export { bind, bindEmitter, createTaskRunner, injectContext, runWithExtractedContext } from './tasks/index.js';
 export type { DrainOptions, DrainResult, EmitterContextMode, SubmitOptions, TaskInstrumentation, TaskOutcome, TaskRunner, TaskRunnerOptions } from './tasks/index.js';

@@ -10,6 +10,8 @@ export const HTTP_STATUS_BY_ERROR_CODE: Readonly<Partial<Record<ErrorCode, numbe
   [ErrorCode.Validation]: 400,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.IllegalTransition]: 409,
+  [ErrorCode.GuardRejected]: 409,
+  [ErrorCode.VersionConflict]: 409,
   [ErrorCode.CircuitOpen]: 503,
   [ErrorCode.BulkheadRejected]: 503,
   [ErrorCode.RetryBudgetExceeded]: 503,

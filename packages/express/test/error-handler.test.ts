@@ -2,6 +2,7 @@ import {
   BulkheadRejectedError,
   CircuitOpenError,
   ErrorCode,
+  GuardRejectedError,
   IllegalTransitionError,
   InvalidOptionError,
   NotFoundError,
@@ -11,6 +12,7 @@ import {
   TaskRunnerClosedError,
   TimeoutError,
   ValidationError,
+  VersionConflictError,
   isHitchError,
 } from '@hitch/core';
 import type { Hitch } from '@hitch/core';
@@ -67,6 +69,20 @@ const CASES: readonly Case[] = [
     status: 409,
     code: ErrorCode.IllegalTransition,
     message: 'ride: event "cancel" is not allowed in state "completed"',
+  },
+  {
+    name: 'GuardRejectedError',
+    error: () => new GuardRejectedError('ride', 'pending', 'match', 'no seats'),
+    status: 409,
+    code: ErrorCode.GuardRejected,
+    message: 'ride: the guard of event "match" refused it in state "pending": no seats',
+  },
+  {
+    name: 'VersionConflictError',
+    error: () => new VersionConflictError('ride', 3, 4),
+    status: 409,
+    code: ErrorCode.VersionConflict,
+    message: 'ride: expected version 3, but the entity is at version 4: it changed since it was read; reload it and retry',
   },
   {
     name: 'CircuitOpenError (open)',
@@ -214,6 +230,8 @@ describe('the table', () => {
       [ErrorCode.Validation]: 400,
       [ErrorCode.NotFound]: 404,
       [ErrorCode.IllegalTransition]: 409,
+      [ErrorCode.GuardRejected]: 409,
+      [ErrorCode.VersionConflict]: 409,
       [ErrorCode.CircuitOpen]: 503,
       [ErrorCode.BulkheadRejected]: 503,
       [ErrorCode.RetryBudgetExceeded]: 503,

@@ -11,6 +11,9 @@ export const GRPC_STATUS_BY_ERROR_CODE: Readonly<Partial<Record<ErrorCode, Statu
   [ErrorCode.Validation]: Status.INVALID_ARGUMENT,
   [ErrorCode.NotFound]: Status.NOT_FOUND,
   [ErrorCode.IllegalTransition]: Status.FAILED_PRECONDITION,
+  [ErrorCode.GuardRejected]: Status.FAILED_PRECONDITION,
+  // Optimistic concurrency lost a race: the client may re-read and retry (gRPC's ABORTED).
+  [ErrorCode.VersionConflict]: Status.ABORTED,
   [ErrorCode.CircuitOpen]: Status.UNAVAILABLE,
   [ErrorCode.BulkheadRejected]: Status.UNAVAILABLE,
   [ErrorCode.RetryBudgetExceeded]: Status.UNAVAILABLE,

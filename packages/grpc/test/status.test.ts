@@ -5,6 +5,7 @@ import type { HitchError } from '@hitch/core';
 import {
   BulkheadRejectedError,
   CircuitOpenError,
+  GuardRejectedError,
   IllegalTransitionError,
   NotFoundError,
   RetryBudgetExceededError,
@@ -12,6 +13,7 @@ import {
   TaskRunnerClosedError,
   TimeoutError,
   ValidationError,
+  VersionConflictError,
 } from '@hitch/core';
 import { GRPC_STATUS_BY_ERROR_CODE, statusFor } from '@hitch/grpc';
 import type { ServiceError } from '@grpc/grpc-js';
@@ -51,6 +53,8 @@ const typedErrors: readonly TypedCase[] = [
   { name: 'ValidationError', create: () => new ValidationError('pickup.lat should be between -90 and 90', [{ path: 'pickup.lat', message: 'out of range' }]), code: status.INVALID_ARGUMENT, codeName: 'INVALID_ARGUMENT' },
   { name: 'NotFoundError', create: () => new NotFoundError('ride', 42), code: status.NOT_FOUND, codeName: 'NOT_FOUND' },
   { name: 'IllegalTransitionError', create: () => new IllegalTransitionError('ride', 'completed', 'cancel'), code: status.FAILED_PRECONDITION, codeName: 'FAILED_PRECONDITION' },
+  { name: 'GuardRejectedError', create: () => new GuardRejectedError('ride', 'pending', 'match', 'no seats'), code: status.FAILED_PRECONDITION, codeName: 'FAILED_PRECONDITION' },
+  { name: 'VersionConflictError', create: () => new VersionConflictError('ride', 3, 4), code: status.ABORTED, codeName: 'ABORTED' },
   { name: 'CircuitOpenError', create: () => new CircuitOpenError('payments', 1_500), code: status.UNAVAILABLE, codeName: 'UNAVAILABLE' },
   { name: 'BulkheadRejectedError', create: () => new BulkheadRejectedError('db', 4, 0), code: status.UNAVAILABLE, codeName: 'UNAVAILABLE' },
   { name: 'RetryBudgetExceededError', create: () => new RetryBudgetExceededError('quotes', new Error('upstream down')), code: status.UNAVAILABLE, codeName: 'UNAVAILABLE' },

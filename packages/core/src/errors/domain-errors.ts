@@ -62,12 +62,25 @@ export class IllegalTransitionError extends HitchError {
   readonly from: string;
   /** The event that was refused. */
   readonly event: string;
+  /**
+   * The events the entity's state does allow, when the thrower knows them (`@hitch/core/fsm`
+   * always passes them; empty in a final state). Undefined otherwise.
+   */
+  readonly allowedEvents: readonly string[] | undefined;
 
-  constructor(machine: string, from: string, event: string, detail?: string) {
-    super(`${machine}: event "${event}" is not allowed in state "${from}"${detail !== undefined ? `: ${detail}` : ''}`);
+  /**
+   * @param detail appended to the message, e.g. why the event makes no sense now.
+   * @param allowedEvents the events allowed in `from`; the message lists them.
+   */
+  constructor(machine: string, from: string, event: string, detail?: string, allowedEvents?: readonly string[]) {
+    super(
+      `${machine}: event "${event}" is not allowed in state "${from}"${detail !== undefined ? `: ${detail}` : ''}` +
+        (allowedEvents === undefined ? '' : allowedEvents.length === 0 ? ' (no event is allowed in it)' : ` (allowed: ${allowedEvents.join(', ')})`),
+    );
     this.machine = machine;
     this.from = from;
     this.event = event;
+    this.allowedEvents = allowedEvents === undefined ? undefined : Object.freeze([...allowedEvents]);
   }
 }
 

@@ -13,6 +13,8 @@ export const ErrorCode = {
   Validation: 'HITCH_VALIDATION',
   NotFound: 'HITCH_NOT_FOUND',
   IllegalTransition: 'HITCH_ILLEGAL_TRANSITION',
+  GuardRejected: 'HITCH_GUARD_REJECTED',
+  VersionConflict: 'HITCH_VERSION_CONFLICT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
