@@ -151,13 +151,15 @@ export function hitchExpress(app: ExpressAppLike, options: HitchExpressOptions):
   if (root === undefined || !Array.isArray(root.stack)) throw new InvalidOptionError('hitchExpress', 'could not find the router of this app: is it an Express 4 or 5 application?');
   const resolver = new RouteResolver(() => rootRouter(app)?.stack as readonly LayerLike[] | undefined);
 
+  /** The request's route template, resolved once. */
+  const resolveRoute = (state: RequestState): string => {
+    state.route ??= resolver.resolve((state.req as { route?: unknown }).route, state.path) ?? UNMATCHED_ROUTE;
+    return state.route;
+  };
+
   /** Sets `http.route` and the span name; once, before the first header is written. */
   const applyRoute = (state: RequestState): string => {
-    let route = state.route;
-    if (route === undefined) {
-      route = resolver.resolve((state.req as { route?: unknown }).route, state.path) ?? UNMATCHED_ROUTE;
-      state.route = route;
-    }
+    const route = resolveRoute(state);
     if (!state.routeApplied) {
       state.routeApplied = true;
       const span = state.span;
@@ -187,7 +189,9 @@ export function hitchExpress(app: ExpressAppLike, options: HitchExpressOptions):
     state.ended = true;
     const res = state.res;
     activeFor(state.method).dec();
-    const route = state.routeApplied && state.route !== undefined ? state.route : state.ownsSpan ? applyRoute(state) : (state.route ?? UNMATCHED_ROUTE);
+    // An enriched span was named as the headers went out (and the other instrumentation may have
+    // ended it since); only the route is needed here.
+    const route = state.ownsSpan || state.routeApplied ? applyRoute(state) : (state.route ?? resolveRoute(state));
     // A client that went away before the response finished: 499 in the metrics (nginx's "client
     // closed request"), no error status on the span (the server did not fail).
     const status = disconnected ? 499 : res.statusCode;
